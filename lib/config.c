@@ -1,0 +1,306 @@
+/* config: the settings table, INI parsing with inih, environment overrides
+ * and validation. A bad value names the setting and the source it came from. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+typedef enum { CFG_STR, CFG_INT, CFG_LEVEL } cfg_type_t;
+
+typedef struct cfg_def {
+    const char *section;
+    const char *name;
+    cfg_type_t type;
+    const char *def;
+    long min, max;
+    bool reloadable;
+    size_t offset;
+    size_t size; /* for strings */
+    const char *help;
+} cfg_def_t;
+
+#define S(sec, nm, field, dflt, reload, hlp)                                                     \
+    {sec, nm, CFG_STR, dflt, 0, 0, reload, offsetof(hr_config_t, field),                         \
+     sizeof(((hr_config_t *)0)->field), hlp}
+#define I(sec, nm, field, dflt, lo, hi, reload, hlp)                                             \
+    {sec, nm, CFG_INT, dflt, lo, hi, reload, offsetof(hr_config_t, field), 0, hlp}
+
+static const cfg_def_t cfg_defs[] = {
+    S("api", "socket", api_socket, "run/api.sock", false,
+      "Unix socket the FastCGI pool listens on (nginx connects to it)."),
+    I("api", "workers", api_workers, "4", 1, 256, false, "Number of prefork FastCGI children."),
+    I("api", "max_body", api_max_body, "1048576", 1024, 67108864, true,
+      "Largest request body accepted, in bytes (nginx enforces the same limit)."),
+    I("api", "key_cache_ttl", api_key_cache_ttl, "30", 0, 3600, true,
+      "Seconds an API key lookup is cached in each child (0 disables)."),
+    I("api", "backlog", api_backlog, "1024", 16, 65535, false, "listen() backlog of the socket."),
+    I("api", "pending_ttl", api_pending_ttl, "86400", 60, 604800, true,
+      "Seconds an accepted-but-not-yet-stored notification stays visible from Redis."),
+    S("redis", "host", redis_host, "127.0.0.1", false, "Redis host."),
+    I("redis", "port", redis_port, "6379", 1, 65535, false, "Redis TCP port."),
+    S("redis", "socket", redis_socket, "", false, "Redis unix socket; used instead of host/port when set."),
+    I("redis", "timeout_ms", redis_timeout_ms, "2000", 10, 60000, false,
+      "Connect and command timeout for Redis."),
+    S("postgres", "conninfo", pg_conninfo, "dbname=herald", false,
+      "libpq connection string for PostgreSQL."),
+    {"log", "level", CFG_LEVEL, "info", 0, 0, true, offsetof(hr_config_t, log_level),
+     sizeof(((hr_config_t *)0)->log_level), "Lowest level logged: debug, info, warn or error."},
+    S("email", "smtp_url", email_smtp_url, "", true,
+      "smtp://host:port or smtps://host:port; empty delivers to the Maildir sink."),
+    S("email", "smtp_user", email_smtp_user, "", true, "SMTP user name (empty: no AUTH)."),
+    S("email", "smtp_password", email_smtp_password, "", true, "SMTP password."),
+    S("email", "from", email_from, "Herald <herald@localhost>", true, "From address of emails."),
+    I("email", "timeout_ms", email_timeout_ms, "10000", 100, 600000, true,
+      "Timeout of one SMTP transaction."),
+    S("sink", "dir", sink_dir, "run/sink", true,
+      "Folder of the local sink used by channels with no provider configured."),
+    I("router", "batch", router_batch, "256", 1, 10000, true, "Ingest entries stored per transaction."),
+    I("router", "block_ms", router_block_ms, "1000", 10, 60000, true, "XREADGROUP BLOCK time."),
+    I("router", "claim_idle_ms", router_claim_idle_ms, "30000", 1000, 3600000, true,
+      "Ingest entries idle this long in another router are taken over."),
+    I("worker", "batch", worker_batch, "64", 1, 10000, true, "Deliveries read per XREADGROUP."),
+    I("worker", "block_ms", worker_block_ms, "1000", 10, 60000, true, "XREADGROUP BLOCK time."),
+    I("worker", "lease_s", worker_lease_s, "60", 5, 86400, true,
+      "Seconds a claimed delivery stays leased to one worker."),
+    I("worker", "max_attempts", worker_max_attempts, "8", 1, 100, true,
+      "Attempts before a delivery is marked failed."),
+    I("worker", "retry_base_ms", worker_retry_base_ms, "1000", 1, 3600000, true,
+      "First retry delay (exponential backoff with full jitter)."),
+    I("worker", "retry_factor", worker_retry_factor, "2", 1, 10, true, "Backoff growth factor."),
+    I("worker", "retry_cap_ms", worker_retry_cap_ms, "3600000", 1, 86400000, true,
+      "Longest retry delay."),
+    I("worker", "claim_idle_ms", worker_claim_idle_ms, "60000", 1000, 3600000, true,
+      "Stream entries idle this long in another worker are taken over."),
+    S("security", "master_key_file", security_master_key_file, "", false,
+      "File holding the master key (64 hex characters) that seals secrets at rest."),
+    S("security", "master_key", security_master_key, "", false,
+      "The master key itself (64 hex characters); prefer master_key_file."),
+    I("sweeper", "interval_ms", sweeper_interval_ms, "1000", 100, 600000, true,
+      "Time between sweeps."),
+    I("sweeper", "requeue_after_s", sweeper_requeue_after_s, "60", 1, 86400, true,
+      "A delivery queued this long without progress is put on its stream again."),
+    I("sweeper", "retention_days", sweeper_retention_days, "90", 1, 3650, true,
+      "Notifications older than this are dropped."),
+};
+#define CFG_N (sizeof cfg_defs / sizeof cfg_defs[0])
+
+static const cfg_def_t *cfg_find(const char *section, const char *name)
+{
+    for (size_t i = 0; i < CFG_N; i++)
+        if (strcmp(cfg_defs[i].section, section) == 0 && strcmp(cfg_defs[i].name, name) == 0)
+            return &cfg_defs[i];
+    return NULL;
+}
+
+static int cfg_set(hr_config_t *cfg, const cfg_def_t *d, const char *value, const char *origin,
+                   char *err, size_t errlen)
+{
+    char *field = (char *)cfg + d->offset;
+    switch (d->type) {
+    case CFG_STR:
+        if (strlen(value) >= d->size) {
+            snprintf(err, errlen, "%s: [%s] %s is too long (at most %zu bytes)", origin,
+                     d->section, d->name, d->size - 1);
+            return -1;
+        }
+        snprintf(field, d->size, "%s", value);
+        return 0;
+    case CFG_LEVEL: {
+        hr_log_level_t lvl;
+        if (hr_log_level_parse(value, &lvl) != 0) {
+            snprintf(err, errlen, "%s: [%s] %s = '%s' must be debug, info, warn or error", origin,
+                     d->section, d->name, value);
+            return -1;
+        }
+        snprintf(field, d->size, "%s", value);
+        return 0;
+    }
+    case CFG_INT: {
+        char *end = NULL;
+        errno = 0;
+        long v = strtol(value, &end, 10);
+        if (errno != 0 || end == value || *end != '\0') {
+            snprintf(err, errlen, "%s: [%s] %s = '%s' is not an integer", origin, d->section,
+                     d->name, value);
+            return -1;
+        }
+        if (v < d->min || v > d->max) {
+            snprintf(err, errlen, "%s: [%s] %s = %ld is out of range [%ld, %ld]", origin,
+                     d->section, d->name, v, d->min, d->max);
+            return -1;
+        }
+        *(long *)(void *)field = v;
+        return 0;
+    }
+    }
+    return -1;
+}
+
+typedef struct cfg_parse {
+    hr_config_t *cfg;
+    const char *path;
+    char *err;
+    size_t errlen;
+    int failed;
+    const cfg_def_t *last;   /* setting of the previous line, for continuations */
+    char joined[2 * HR_CFG_STRLEN];
+} cfg_parse_t;
+
+/* inih reports an indented continuation line as the same name again: such
+ * values are joined with a space (how a long conninfo is written). */
+static int cfg_ini_handler(void *user, const char *section, const char *name, const char *value)
+{
+    cfg_parse_t *p = user;
+    if (p->failed)
+        return 0;
+    const cfg_def_t *d = cfg_find(section, name);
+    if (d == NULL) {
+        snprintf(p->err, p->errlen, "%s: unknown setting [%s] %s", p->path, section, name);
+        p->failed = 1;
+        return 0;
+    }
+    if (d == p->last && d->type == CFG_STR) {
+        size_t n = strlen(p->joined);
+        snprintf(p->joined + n, sizeof p->joined - n, " %s", value);
+    } else {
+        snprintf(p->joined, sizeof p->joined, "%s", value);
+    }
+    p->last = d;
+    if (cfg_set(p->cfg, d, p->joined, p->path, p->err, p->errlen) != 0) {
+        p->failed = 1;
+        return 0;
+    }
+    return 1;
+}
+
+/* inih cuts lines at INI_MAX_LINE bytes and reads the rest as a new line:
+ * refuse such lines by number instead of misreading them. */
+#define CFG_MAX_LINE 199
+static int cfg_check_lines(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0; /* ini_parse reports it */
+    int line = 1, c;
+    size_t len = 0;
+    while ((c = fgetc(f)) != EOF) {
+        if (c == '\n') {
+            line++;
+            len = 0;
+        } else if (++len > CFG_MAX_LINE) {
+            snprintf(err, errlen,
+                     "%s: line %d is longer than %d characters; continue a long value on "
+                     "indented lines",
+                     path, line, CFG_MAX_LINE);
+            fclose(f);
+            return -1;
+        }
+    }
+    fclose(f);
+    return 0;
+}
+
+static void cfg_env_name(const cfg_def_t *d, char *buf, size_t len)
+{
+    snprintf(buf, len, "HERALD_%s_%s", d->section, d->name);
+    for (char *c = buf; *c; c++)
+        *c = (char)toupper((unsigned char)*c);
+}
+
+static int cfg_load_into(hr_config_t *cfg, const char *path, char *err, size_t errlen)
+{
+    memset(cfg, 0, sizeof *cfg);
+    for (size_t i = 0; i < CFG_N; i++)
+        if (cfg_set(cfg, &cfg_defs[i], cfg_defs[i].def, "default", err, errlen) != 0)
+            return -1;
+    if (path != NULL) {
+        cfg_parse_t p;
+        memset(&p, 0, sizeof p);
+        p.cfg = cfg;
+        p.path = path;
+        p.err = err;
+        p.errlen = errlen;
+        if (cfg_check_lines(path, err, errlen) != 0)
+            return -1;
+        int rc = ini_parse(path, cfg_ini_handler, &p);
+        if (p.failed)
+            return -1;
+        if (rc < 0) {
+            snprintf(err, errlen, "%s: cannot open config file", path);
+            return -1;
+        }
+        if (rc > 0) {
+            snprintf(err, errlen, "%s: syntax error at line %d", path, rc);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < CFG_N; i++) {
+        char name[96];
+        cfg_env_name(&cfg_defs[i], name, sizeof name);
+        const char *v = getenv(name);
+        if (v != NULL && cfg_set(cfg, &cfg_defs[i], v, name, err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int hr_config_load(hr_config_t *cfg, const char *path, char *err, size_t errlen)
+{
+    return cfg_load_into(cfg, path, err, errlen);
+}
+
+int hr_config_reload(hr_config_t *cur, const char *path, char *err, size_t errlen)
+{
+    hr_config_t next;
+    if (cfg_load_into(&next, path, err, errlen) != 0)
+        return -1;
+    for (size_t i = 0; i < CFG_N; i++) {
+        const cfg_def_t *d = &cfg_defs[i];
+        if (!d->reloadable)
+            continue;
+        size_t sz = d->type == CFG_INT ? sizeof(long) : d->size;
+        memcpy((char *)cur + d->offset, (char *)&next + d->offset, sz);
+    }
+    return 0;
+}
+
+int hr_config_write_sample(const char *path)
+{
+    FILE *f = path != NULL ? fopen(path, "w") : stdout;
+    if (f == NULL)
+        return -1;
+    fprintf(f, "; Herald configuration. Every setting is shown with its default.\n"
+               "; Each can be overridden by the environment variable named beside it.\n");
+    const char *section = "";
+    for (size_t i = 0; i < CFG_N; i++) {
+        const cfg_def_t *d = &cfg_defs[i];
+        char env[96];
+        cfg_env_name(d, env, sizeof env);
+        if (strcmp(section, d->section) != 0) {
+            section = d->section;
+            fprintf(f, "\n[%s]\n", section);
+        }
+        fprintf(f, "; %s\n; env %s", d->help, env);
+        if (d->type == CFG_INT)
+            fprintf(f, ", %ld..%ld", d->min, d->max);
+        fprintf(f, "%s\n;%s = %s\n", d->reloadable ? ", reloaded on SIGHUP" : "", d->name, d->def);
+    }
+    if (f != stdout)
+        fclose(f);
+    return 0;
+}
+
+const char *hr_config_path(int argc, char **argv)
+{
+    for (int i = 1; i + 1 < argc; i++)
+        if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0)
+            return argv[i + 1];
+    const char *env = getenv("HERALD_CONFIG");
+    return env != NULL && env[0] != '\0' ? env : NULL;
+}

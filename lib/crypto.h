@@ -1,0 +1,39 @@
+/* crypto: the master key (from config or a file, never from the database) and
+ * the secretbox sealing of secrets at rest (provider credentials, token
+ * signing secrets). */
+#ifndef HR_CRYPTO_H
+#define HR_CRYPTO_H
+
+#include <sodium.h>
+#include <stddef.h>
+
+#include "config.h"
+
+/* Loads the master key: [security] master_key (64 hex characters) or the
+ * file named by [security] master_key_file (64 hex characters, or 32 raw
+ * bytes). Returns 0, or -1 with the reason (naming the setting) in err. */
+int hr_crypto_load_master(const hr_config_t *cfg, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* True once a master key is loaded. */
+int hr_crypto_ready(void);
+
+/* Seals len bytes: returns base64 (url-safe) of nonce || secretbox, caller
+ * frees; NULL if no master key is loaded. */
+char *hr_crypto_seal(const unsigned char *plain, size_t len);
+
+/* Opens what hr_crypto_seal made. Returns the plaintext (NUL-terminated for
+ * convenience, length in *len; caller frees with hr_crypto_free_secret), or
+ * NULL if tampered, foreign or no master key. */
+unsigned char *hr_crypto_open(const char *sealed, size_t *len);
+
+/* Wipes and frees a secret returned by hr_crypto_open. */
+void hr_crypto_free_secret(unsigned char *p, size_t len);
+
+/* Constant-time comparison of two strings of any length. */
+int hr_crypto_streq(const char *a, const char *b);
+
+/* Writes 2*n hex characters of n random bytes (plus the NUL) into out. */
+void hr_crypto_random_hex(char *out, size_t n);
+
+#endif

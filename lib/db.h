@@ -1,0 +1,38 @@
+/* db: one PostgreSQL connection per process (libpq), reconnected when it
+ * breaks; parameterised statements only. */
+#ifndef HR_DB_H
+#define HR_DB_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+
+typedef struct hr_db {
+    PGconn *conn;
+    char conninfo[512];
+} hr_db_t;
+
+/* Opens the connection. Returns 0, or -1 with the reason in err. */
+int hr_db_open(hr_db_t *db, const char *conninfo, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* Reconnects if the connection is broken. Returns 0 if usable, else -1. */
+int hr_db_ensure(hr_db_t *db, char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* Runs one parameterised statement (text parameters, NULL = SQL NULL).
+ * Returns the result (caller frees with PQclear) when it succeeded, or NULL
+ * with the reason in err. */
+PGresult *hr_db_exec(hr_db_t *db, const char *sql, int nparams, const char *const *params,
+                     char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* Runs a statement that returns no rows; 0 or -1 with err. */
+int hr_db_run(hr_db_t *db, const char *sql, int nparams, const char *const *params, char *err,
+              size_t errlen) __attribute__((warn_unused_result));
+
+
+/* Rolls back the open transaction, if any; errors are ignored (a broken
+ * connection has no transaction left to roll back). */
+void hr_db_rollback(hr_db_t *db);
+
+void hr_db_close(hr_db_t *db);
+
+#endif

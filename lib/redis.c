@@ -1,0 +1,187 @@
+/* redis: hiredis connection handling, argv commands and script calls. */
+#include "redis.h"
+
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void hr_redis_init(hr_redis_t *r, const char *host, int port, const char *socket_path,
+                   long timeout_ms)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->host, sizeof r->host, "%s", host);
+    r->port = port;
+    snprintf(r->socket, sizeof r->socket, "%s", socket_path ? socket_path : "");
+    r->timeout_ms = timeout_ms;
+}
+
+static struct timeval redis_tv(long ms)
+{
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    return tv;
+}
+
+/* True when the peer closed an idle connection (Redis restarted): RESP2
+ * outside pub/sub never sends unasked, so a readable socket means EOF or an
+ * error. One poll() call, no round trip. */
+static bool redis_peer_closed(redisContext *c)
+{
+    struct pollfd p = {.fd = c->fd, .events = POLLIN | POLLRDHUP};
+    return poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLRDHUP | POLLHUP | POLLERR));
+}
+
+int hr_redis_ensure(hr_redis_t *r, char *err, size_t errlen)
+{
+    if (r->ctx != NULL && r->ctx->err == 0 && !redis_peer_closed(r->ctx))
+        return 0;
+    hr_redis_close(r);
+    struct timeval tv = redis_tv(r->timeout_ms);
+    r->ctx = r->socket[0] ? redisConnectUnixWithTimeout(r->socket, tv)
+                          : redisConnectWithTimeout(r->host, r->port, tv);
+    if (r->ctx == NULL || r->ctx->err) {
+        snprintf(err, errlen, "redis connect: %s", r->ctx ? r->ctx->errstr : "out of memory");
+        hr_redis_close(r);
+        return -1;
+    }
+    redisSetTimeout(r->ctx, tv);
+    return 0;
+}
+
+void hr_redis_set_timeout(hr_redis_t *r, long ms)
+{
+    if (r->ctx != NULL)
+        redisSetTimeout(r->ctx, redis_tv(ms));
+}
+
+static redisReply *redis_checked(hr_redis_t *r, void *reply, char *err, size_t errlen)
+{
+    if (reply == NULL) {
+        snprintf(err, errlen, "redis: %s", r->ctx && r->ctx->errstr[0] ? r->ctx->errstr : "I/O error");
+        hr_redis_close(r);
+        return NULL;
+    }
+    return reply;
+}
+
+redisReply *hr_redis_argv(hr_redis_t *r, int argc, const char **argv, const size_t *lens,
+                          char *err, size_t errlen)
+{
+    if (hr_redis_ensure(r, err, errlen) != 0)
+        return NULL;
+    return redis_checked(r, redisCommandArgv(r->ctx, argc, argv, lens), err, errlen);
+}
+
+redisReply *hr_redis_cmd(hr_redis_t *r, char *err, size_t errlen, const char *fmt, ...)
+{
+    if (hr_redis_ensure(r, err, errlen) != 0)
+        return NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    void *reply = redisvCommand(r->ctx, fmt, ap);
+    va_end(ap);
+    return redis_checked(r, reply, err, errlen);
+}
+
+redisReply *hr_redis_eval(hr_redis_t *r, hr_redis_script_t *s, int nkeys, int nargs,
+                          const char **args, const size_t *lens, char *err, size_t errlen)
+{
+    if (s->sha[0] == '\0') {
+        redisReply *l = hr_redis_cmd(r, err, errlen, "SCRIPT LOAD %s", s->source);
+        if (l == NULL)
+            return NULL;
+        if (l->type != REDIS_REPLY_STRING || l->len != 40) {
+            snprintf(err, errlen, "redis SCRIPT LOAD: %s", l->type == REDIS_REPLY_ERROR ? l->str : "bad reply");
+            freeReplyObject(l);
+            return NULL;
+        }
+        memcpy(s->sha, l->str, 41);
+        freeReplyObject(l);
+    }
+    int argc = nargs + 3;
+    const char **argv = calloc((size_t)argc, sizeof *argv);
+    size_t *alen = calloc((size_t)argc, sizeof *alen);
+    redisReply *reply = NULL;
+    char nk[16];
+    if (argv == NULL || alen == NULL)
+        goto fail;
+    snprintf(nk, sizeof nk, "%d", nkeys);
+    argv[0] = "EVALSHA";
+    argv[1] = s->sha;
+    argv[2] = nk;
+    for (int i = 0; i < 3; i++)
+        alen[i] = strlen(argv[i]);
+    for (int i = 0; i < nargs; i++) {
+        argv[3 + i] = args[i];
+        alen[3 + i] = lens != NULL ? lens[i] : strlen(args[i]);
+    }
+    reply = hr_redis_argv(r, argc, argv, alen, err, errlen);
+    if (reply != NULL && reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOSCRIPT", 8) == 0) {
+        /* Redis lost its script cache (restart): send the source once. */
+        freeReplyObject(reply);
+        argv[0] = "EVAL";
+        argv[1] = s->source;
+        alen[0] = 4;
+        alen[1] = strlen(s->source);
+        reply = hr_redis_argv(r, argc, argv, alen, err, errlen);
+    }
+fail:
+    free(argv);
+    free(alen);
+    return reply;
+}
+
+int hr_redis_group(hr_redis_t *r, const char *stream, const char *group, char *err, size_t errlen)
+{
+    redisReply *rep = hr_redis_cmd(r, err, errlen, "XGROUP CREATE %s %s 0 MKSTREAM", stream, group);
+    if (rep == NULL)
+        return -1;
+    int rc = 0;
+    if (rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "BUSYGROUP", 9) != 0) {
+        snprintf(err, errlen, "XGROUP CREATE %s: %s", stream, rep->str);
+        rc = -1;
+    }
+    freeReplyObject(rep);
+    return rc;
+}
+
+int hr_redis_append(hr_redis_t *r, int argc, const char **argv, const size_t *lens, char *err,
+                    size_t errlen)
+{
+    if (hr_redis_ensure(r, err, errlen) != 0)
+        return -1;
+    if (redisAppendCommandArgv(r->ctx, argc, argv, lens) != REDIS_OK) {
+        snprintf(err, errlen, "redis: out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+int hr_redis_flush(hr_redis_t *r, int n, char *err, size_t errlen)
+{
+    int errors = 0;
+    for (int i = 0; i < n; i++) {
+        void *reply = NULL;
+        if (r->ctx == NULL || redisGetReply(r->ctx, &reply) != REDIS_OK) {
+            snprintf(err, errlen, "redis: %s", r->ctx ? r->ctx->errstr : "not connected");
+            hr_redis_close(r);
+            return -1;
+        }
+        redisReply *rep = reply;
+        if (rep->type == REDIS_REPLY_ERROR) {
+            snprintf(err, errlen, "redis: %s", rep->str);
+            errors++;
+        }
+        freeReplyObject(rep);
+    }
+    return errors;
+}
+
+void hr_redis_close(hr_redis_t *r)
+{
+    if (r->ctx != NULL)
+        redisFree(r->ctx);
+    r->ctx = NULL;
+}

@@ -1,0 +1,18 @@
+/* tenancy: creating tenants with their default project, environments and
+ * API keys (used by herald-admin now, by sign-up later). */
+#ifndef HR_TENANCY_H
+#define HR_TENANCY_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "db.h"
+
+/* Creates a tenant named name, a project "Default" with a development and a
+ * production environment, and one API key for each, in one transaction.
+ * Returns {"tenant_id","project_id","environments":{"development":{"id",
+ * "api_key"},"production":{...}}} (caller decrefs; it holds the only copy of
+ * the keys), or NULL with the reason in err. */
+json_t *hr_tenant_create(hr_db_t *db, const char *name, char *err, size_t errlen);
+
+#endif
