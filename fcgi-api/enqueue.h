@@ -1,0 +1,47 @@
+/* enqueue: the send path's one Redis round trip. A Lua script checks each
+ * item's idempotency key, applies the environment's limits, and appends the
+ * new items to the ingest log (with a pending marker each), atomically. */
+#ifndef HR_API_ENQUEUE_H
+#define HR_API_ENQUEUE_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "app.h"
+#include "ids.h"
+
+#define HR_ENQUEUE_MAX 1000
+
+typedef enum {
+    HR_ENQ_ACCEPTED = 0, /* appended: answer 202 */
+    HR_ENQ_REPLAY = 1,   /* same idempotency key, same request: the original id */
+    HR_ENQ_CONFLICT = 2, /* same idempotency key, different request: 409 */
+} hr_enqueue_outcome_t;
+
+typedef struct hr_enqueue_item {
+    const json_t *n;          /* in: normalised notification, no idempotencyKey */
+    const char *idem;         /* in: idempotency key or NULL */
+    char id[HR_UUID_STRLEN];  /* out: the new id, or the original one */
+    hr_enqueue_outcome_t outcome;
+} hr_enqueue_item_t;
+
+typedef enum {
+    HR_ENQ_OK = 0,
+    HR_ENQ_UNAVAILABLE, /* Redis unreachable or failing: nothing was appended */
+    HR_ENQ_LIMITED,     /* a limit refused the whole request: see limits */
+} hr_enqueue_status_t;
+
+typedef struct hr_enqueue_limits {
+    const char *code;    /* "rate_limited" or "quota_exceeded" when refused */
+    long limit;          /* requests per window (RateLimit-Limit), 0 if none */
+    long remaining;
+    long reset_s;
+    long retry_after_s;
+} hr_enqueue_limits_t;
+
+/* Enqueues n items (1..HR_ENQUEUE_MAX) for the request's environment. On
+ * HR_ENQ_OK every item has its outcome and id. */
+hr_enqueue_status_t hr_enqueue(hr_req_t *r, hr_enqueue_item_t *items, size_t n,
+                               hr_enqueue_limits_t *limits, char *err, size_t errlen);
+
+#endif
