@@ -1,0 +1,99 @@
+/* sweeper: periodic repair passes over the deliveries table. */
+#include "sweeper.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "channel.h"
+#include "log.h"
+#include "proc.h"
+
+/* A lease that ran out means its worker died mid-send: try again now. */
+static const char *const leases_sql =
+    "UPDATE deliveries SET status = 'retrying', lease_until = NULL, next_attempt_at = now(),"
+    " error = 'lease expired', updated_at = now()"
+    " WHERE status = 'sending' AND lease_until < now()";
+
+/* Due retries, and queued deliveries that made no progress for a while (their
+ * stream entry may be lost): mark them enqueued (next_attempt_at NULL,
+ * updated_at now) and return them to be put on their streams. */
+static const char *const due_sql =
+    "UPDATE deliveries SET next_attempt_at = NULL, updated_at = now()"
+    " WHERE id IN (SELECT id FROM deliveries"
+    "   WHERE (status = 'retrying' AND next_attempt_at <= now())"
+    "      OR (status IN ('queued', 'retrying') AND next_attempt_at IS NULL"
+    "          AND updated_at < now() - make_interval(secs => $1::int))"
+    "   ORDER BY updated_at LIMIT 5000 FOR UPDATE SKIP LOCKED)"
+    " RETURNING id, channel, notification_id";
+
+/* Monthly partitions: make sure the next ones exist, drop those wholly past
+ * retention (a month is dropped once its last day is older than it). */
+static const char *const partitions_sql =
+    "SELECT herald_ensure_partitions(now(), 2),"
+    " herald_drop_partitions(now() - make_interval(days => $1::int))";
+
+int hr_sweeper_pass(hr_sweeper_t *s, char *err, size_t errlen)
+{
+    if (hr_db_run(&s->db, leases_sql, 0, NULL, err, errlen) != 0)
+        return -1;
+    /* Redis first: the rows are only marked once Redis can take them, so a
+     * Redis outage never leaves them marked but not queued for long. */
+    redisReply *ping = hr_redis_cmd(&s->redis, err, errlen, "PING");
+    if (ping == NULL)
+        return -1;
+    freeReplyObject(ping);
+    char after[24];
+    snprintf(after, sizeof after, "%ld", s->cfg->sweeper_requeue_after_s);
+    const char *p[1] = {after};
+    PGresult *res = hr_db_exec(&s->db, due_sql, 1, p, err, errlen);
+    if (res == NULL)
+        return -1;
+    int n = PQntuples(res), queued = 0;
+    for (int i = 0; i < n; i++) {
+        hr_channel_t ch;
+        if (hr_channel_parse(PQgetvalue(res, i, 1), &ch) != 0)
+            continue;
+        char stream[64];
+        hr_channel_stream(ch, stream, sizeof stream);
+        const char *argv[7] = {"XADD", stream, "*", "d", PQgetvalue(res, i, 0), "n",
+                               PQgetvalue(res, i, 2)};
+        if (hr_redis_append(&s->redis, 7, argv, NULL, err, errlen) != 0)
+            break;
+        queued++;
+    }
+    PQclear(res);
+    /* If this fails the rows come back after requeue_after_s. */
+    if (queued > 0 && hr_redis_flush(&s->redis, queued, err, errlen) != 0)
+        return -1;
+    if (queued > 0)
+        hr_log_json(HR_LOG_INFO, NULL, "deliveries queued again", json_pack("{s:i}", "count", queued));
+    time_t now = time(NULL);
+    if (now - s->last_retention >= 3600) {
+        char days[24];
+        snprintf(days, sizeof days, "%ld", s->cfg->sweeper_retention_days);
+        const char *rp[1] = {days};
+        if (hr_db_run(&s->db, partitions_sql, 1, rp, err, errlen) != 0)
+            return -1;
+        s->last_retention = now;
+    }
+    return queued;
+}
+
+int hr_sweeper_run(hr_sweeper_t *s, const char *config_path)
+{
+    char err[512];
+    hr_redis_init(&s->redis, s->cfg->redis_host, (int)s->cfg->redis_port, s->cfg->redis_socket,
+                  s->cfg->redis_timeout_ms);
+    snprintf(s->db.conninfo, sizeof s->db.conninfo, "%s", s->cfg->pg_conninfo);
+    hr_log_info("sweeper started");
+    while (!hr_proc_stop) {
+        hr_proc_check_reload(s->cfg, config_path);
+        if (hr_sweeper_pass(s, err, sizeof err) < 0)
+            hr_log_warn("sweep failed: %s", err);
+        hr_proc_sleep_ms(s->cfg->sweeper_interval_ms);
+    }
+    hr_log_info("sweeper stopped");
+    hr_db_close(&s->db);
+    hr_redis_close(&s->redis);
+    return 0;
+}

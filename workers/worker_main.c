@@ -1,0 +1,38 @@
+/* herald-worker: sends one channel's deliveries (--channel NAME). */
+#include <curl/curl.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "proc.h"
+#include "worker.h"
+
+int main(int argc, char **argv)
+{
+    const char *channel = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--channel") == 0 && i + 1 < argc)
+            channel = argv[++i];
+        else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            printf("usage: herald-worker [-c FILE] --channel "
+                   "email|sms|telegram|discord|whatsapp|slack|webhook|in_app\n");
+            return 0;
+        }
+    }
+    static hr_config_t cfg;
+    static hr_worker_t w;
+    if (channel == NULL || hr_channel_parse(channel, &w.channel) != 0) {
+        fprintf(stderr, "herald-worker: --channel must name a channel "
+                        "(email, sms, telegram, discord, whatsapp, slack, webhook, in_app)\n");
+        return 2;
+    }
+    const char *path = NULL;
+    static char name[64];
+    snprintf(name, sizeof name, "herald-worker-%s", channel);
+    if (hr_proc_start(name, argc, argv, &cfg, &path) != 0)
+        return 1;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    w.cfg = &cfg;
+    int rc = hr_worker_run(&w, path);
+    curl_global_cleanup();
+    return rc;
+}
