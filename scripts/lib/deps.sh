@@ -1,0 +1,88 @@
+# deps.sh: `scripts/herald deps` — install the Debian 12 packages Herald needs, only
+# those missing, without letting their services start.
+
+HR_PACKAGES=(
+    build-essential pkg-config autoconf automake libtool autoconf-archive
+    libfcgi-dev nginx-light redis-server libhiredis-dev postgresql-15 libpq-dev
+    libcurl4-openssl-dev libsodium-dev libwebsockets-dev libcmocka-dev libjansson-dev
+    libjwt-dev libinih-dev
+    python3-pytest python3-aiosmtpd python3-websockets python3-psycopg2 python3-redis
+    curl openssl ca-certificates wrk
+)
+
+hr_missing_packages() {
+    local p st
+    MISSING=()
+    for p in "${HR_PACKAGES[@]}"; do
+        st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+        if [[ $st != "install ok installed" ]]; then
+            MISSING+=("$p")
+        fi
+    done
+}
+
+# The packages' init scripts must not start a system Redis, nginx or PostgreSQL on the
+# default ports: a policy-rc.d that refuses every start is in place during the install.
+_hr_policy_created=0
+_hr_policy_remove() {
+    if ((_hr_policy_created)); then
+        rm -f /usr/sbin/policy-rc.d
+        _hr_policy_created=0
+    fi
+}
+
+# Stop a system service an install may have started anyway (e.g. where a policy-rc.d
+# was already present and allowed starts).
+_hr_stop_system_services() {
+    local svc
+    for svc in redis-server nginx postgresql; do
+        if [[ -x /etc/init.d/$svc ]] && /etc/init.d/"$svc" status >/dev/null 2>&1; then
+            warn "stopping the system $svc service the package install started"
+            /etc/init.d/"$svc" stop >/dev/null 2>&1 || warn "could not stop $svc"
+        fi
+    done
+}
+
+cmd_deps() {
+    local t0
+    t0=$(now_s)
+    command -v dpkg-query >/dev/null || die "deps: dpkg-query not found (Debian 12 is required)"
+    hr_missing_packages
+    if ((${#MISSING[@]} == 0)); then
+        say "deps: all ${#HR_PACKAGES[@]} packages present ($(elapsed "$t0"))"
+        return 0
+    fi
+    say "deps: missing: ${MISSING[*]}"
+    if ((EUID != 0)); then
+        die "deps: run as root to install them (or install them by hand)"
+    fi
+    local prev_trap
+    prev_trap=$(trap -p EXIT)
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+        printf '#!/bin/sh\n# created by herald deps during a package install\nexit 101\n' \
+            >/usr/sbin/policy-rc.d
+        chmod 0755 /usr/sbin/policy-rc.d
+        _hr_policy_created=1
+        trap '_hr_policy_remove' EXIT
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    local apt_opts=(-q -o Dpkg::Use-Pty=0 -o APT::Color=0)
+    if ! apt-get "${apt_opts[@]}" update; then
+        _hr_policy_remove
+        die "deps: apt-get update failed"
+    fi
+    if ! apt-get "${apt_opts[@]}" install -y --no-install-recommends "${MISSING[@]}" </dev/null; then
+        _hr_policy_remove
+        die "deps: apt-get install failed"
+    fi
+    _hr_policy_remove
+    if [[ -n $prev_trap ]]; then
+        eval "$prev_trap"
+    else
+        trap - EXIT
+    fi
+    _hr_stop_system_services
+    hr_missing_packages
+    ((${#MISSING[@]} == 0)) || die "deps: still missing after install: ${MISSING[*]}"
+    say "deps: installed in $(elapsed "$t0")"
+}
