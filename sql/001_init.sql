@@ -76,6 +76,7 @@ CREATE TABLE deliveries (
     address             text,
     attempts            integer NOT NULL DEFAULT 0, -- also the fencing token of a claim
     lease_until         timestamptz,
+    handed_over_at      timestamptz,               -- the current attempt passed its point of no return
     next_attempt_at     timestamptz,
     provider_message_id text,
     error               text,

@@ -8,11 +8,26 @@
 #include "log.h"
 #include "proc.h"
 
-/* A lease that ran out means its worker died mid-send: try again now. */
+/* A lease that ran out means its worker died mid-send. Before the handover
+ * nothing reached the provider: try again now. After it the message was
+ * complete at the provider: it is sent (its attempt row says so), and sending
+ * it again would deliver it twice. */
 static const char *const leases_sql =
-    "UPDATE deliveries SET status = 'retrying', lease_until = NULL, next_attempt_at = now(),"
-    " error = 'lease expired', updated_at = now()"
-    " WHERE status = 'sending' AND lease_until < now()";
+    "WITH expired AS ("
+    "  SELECT id, attempts, handed_over_at FROM deliveries"
+    "  WHERE status = 'sending' AND lease_until < now() FOR UPDATE SKIP LOCKED),"
+    " att AS ("
+    "  INSERT INTO attempts (delivery_id, attempt, started_at, duration_ms, outcome, error)"
+    "  SELECT id, attempts, handed_over_at, 0, 'sent',"
+    "   'unconfirmed: the worker stopped after handing the message over'"
+    "  FROM expired WHERE handed_over_at IS NOT NULL ON CONFLICT DO NOTHING)"
+    " UPDATE deliveries d SET lease_until = NULL, updated_at = now(),"
+    "  status = CASE WHEN e.handed_over_at IS NULL THEN 'retrying' ELSE 'sent' END,"
+    "  next_attempt_at = CASE WHEN e.handed_over_at IS NULL THEN now() END,"
+    "  sent_at = CASE WHEN e.handed_over_at IS NULL THEN d.sent_at ELSE e.handed_over_at END,"
+    "  error = CASE WHEN e.handed_over_at IS NULL THEN 'lease expired'"
+    "   ELSE 'unconfirmed: the worker stopped after handing the message over' END"
+    " FROM expired e WHERE d.id = e.id";
 
 /* Due retries, and queued deliveries that made no progress for a while (their
  * stream entry may be lost): mark them enqueued (next_attempt_at NULL,
@@ -34,7 +49,10 @@ static const char *const partitions_sql =
 
 int hr_sweeper_pass(hr_sweeper_t *s, char *err, size_t errlen)
 {
-    if (hr_db_run(&s->db, leases_sql, 0, NULL, err, errlen) != 0)
+    /* After an outage, leases that ran out meanwhile belong to workers that
+     * were waiting to record their results: give them one lease period. */
+    time_t now = time(NULL);
+    if (now >= s->lease_hold_until && hr_db_run(&s->db, leases_sql, 0, NULL, err, errlen) != 0)
         return -1;
     /* Redis first: the rows are only marked once Redis can take them, so a
      * Redis outage never leaves them marked but not queued for long. */
@@ -67,7 +85,6 @@ int hr_sweeper_pass(hr_sweeper_t *s, char *err, size_t errlen)
         return -1;
     if (queued > 0)
         hr_log_json(HR_LOG_INFO, NULL, "deliveries queued again", json_pack("{s:i}", "count", queued));
-    time_t now = time(NULL);
     if (now - s->last_retention >= 3600) {
         char days[24];
         snprintf(days, sizeof days, "%ld", s->cfg->sweeper_retention_days);
@@ -88,8 +105,10 @@ int hr_sweeper_run(hr_sweeper_t *s, const char *config_path)
     hr_log_info("sweeper started");
     while (!hr_proc_stop) {
         hr_proc_check_reload(s->cfg, config_path);
-        if (hr_sweeper_pass(s, err, sizeof err) < 0)
+        if (hr_sweeper_pass(s, err, sizeof err) < 0) {
             hr_log_warn("sweep failed: %s", err);
+            s->lease_hold_until = time(NULL) + s->cfg->worker_lease_s;
+        }
         hr_proc_sleep_ms(s->cfg->sweeper_interval_ms);
     }
     hr_log_info("sweeper stopped");

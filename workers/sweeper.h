@@ -15,6 +15,7 @@ typedef struct hr_sweeper {
     hr_db_t db;
     hr_redis_t redis;
     time_t last_retention;
+    time_t lease_hold_until; /* no lease expiry before this (set by an outage) */
 } hr_sweeper_t;
 
 /* One pass. Returns the number of deliveries put on streams, or -1. */

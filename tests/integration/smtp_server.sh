@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# smtp_server.sh: a real SMTP server for the integration tests (aiosmtpd, Mailbox
-# handler: each received message becomes a file in MAILDIR/new). Runs in the
+# smtp_server.sh: a real SMTP server for the integration tests (aiosmtpd, see
+# tests/fakes/smtp_sink.py: each message becomes a file in MAILDIR/new). Runs in the
 # foreground until SIGTERM/SIGINT; the caller keeps its pid.
 #
 # usage: tests/integration/smtp_server.sh PORT MAILDIR
@@ -13,4 +13,4 @@ port=$1
 maildir=$2
 mkdir -p "$maildir/new" "$maildir/cur" "$maildir/tmp"
 # Debian's python3 (the one that sees python3-aiosmtpd), whatever python3 is on PATH.
-exec /usr/bin/python3 -m aiosmtpd -n -l "127.0.0.1:$port" -c aiosmtpd.handlers.Mailbox "$maildir"
+exec /usr/bin/python3 "$(dirname "$(readlink -f "$0")")/../fakes/smtp_sink.py" "$port" "$maildir"
