@@ -6,26 +6,36 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include "channel.h"
 #include "jsonutil.h"
 #include "log.h"
 
 #define IDEMPOTENCY_TTL_S 86400
-#define ITEM_ARGS 4
+#define ITEM_ARGS 5
+#define HEAD_ARGS 11
 
 /* KEYS[1] ingest stream.
- * ARGV: env, pending ttl, idempotency ttl, n, then per item: id, payload,
- * request hash, idempotency key ("" for none).
+ * ARGV: env, pending ttl, idempotency ttl, n, rate limit (0: none), rate
+ * window (s), monthly quota (0: none), month (YYYYMM), month end (Unix s),
+ * tenant, key id; then per item: id, payload, request hash, idempotency key
+ * ("" for none), channels (comma-separated).
  * Returns {"ok", outcome1, id1, outcome2, id2, …} with outcome 0 appended,
- * 1 replay, 2 conflict; or {"limited", code, limit, remaining, reset,
- * retry_after} when a limit refused the request (nothing written). */
+ * 1 replay, 2 conflict; {"limited", code, limit, remaining, reset,
+ * retry_after} when a limit refused the request; {"revoked"} when the key
+ * was revoked or its rotation grace period ended (herald:keyend:<key id>
+ * holds when: the process cache may not know yet). A refusal writes
+ * nothing. Only requests that append something count against the limits:
+ * replays and conflicts are free. */
 static hr_redis_script_t enqueue_script = {
     .source =
         "local env, pttl, ittl, n = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])\n"
+        "local kend = redis.call('GET', 'herald:keyend:' .. ARGV[11])\n"
+        "if kend and tonumber(redis.call('TIME')[1]) >= tonumber(kend) then return {'revoked'} end\n"
         "local out, new, seen = {'ok'}, {}, {}\n"
         "for i = 1, n do\n"
-        "  local b = 4 + (i - 1) * 4\n"
+        "  local b = 11 + (i - 1) * 5\n"
         "  local id, hash, idem = ARGV[b + 1], ARGV[b + 3], ARGV[b + 4]\n"
         "  local outcome, rid = 0, id\n"
         "  if idem ~= '' then\n"
@@ -42,8 +52,50 @@ static hr_redis_script_t enqueue_script = {
         "  out[#out + 1] = outcome\n"
         "  out[#out + 1] = rid\n"
         "end\n"
+        /* Limits: checked before anything is written, counted only when
+         * something is appended. */
+        "local nn = #new\n"
+        "if nn > 0 then\n"
+        "  local now = tonumber(redis.call('TIME')[1])\n"
+        "  local rl, win, q = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])\n"
+        "  local rkey, ws\n"
+        "  if rl > 0 then\n"
+        "    ws = now - (now % win)\n"
+        "    rkey = 'herald:rl:' .. env .. ':' .. ws\n"
+        "    local used = tonumber(redis.call('GET', rkey) or '0')\n"
+        "    if used + 1 > rl then\n"
+        "      local reset = ws + win - now\n"
+        "      return {'limited', 'rate_limited', rl, 0, reset, reset}\n"
+        "    end\n"
+        "  end\n"
+        "  local qkey = 'herald:quota:' .. ARGV[10] .. ':' .. ARGV[8]\n"
+        "  if q > 0 then\n"
+        "    local qused = tonumber(redis.call('GET', qkey) or '0')\n"
+        "    if qused + nn > q then\n"
+        "      local reset = tonumber(ARGV[9]) - now\n"
+        "      if reset < 1 then reset = 1 end\n"
+        "      local left = q - qused\n"
+        "      if left < 0 then left = 0 end\n"
+        "      return {'limited', 'quota_exceeded', q, left, reset, reset}\n"
+        "    end\n"
+        "  end\n"
+        "  if rl > 0 then\n"
+        "    redis.call('INCR', rkey)\n"
+        "    redis.call('EXPIRE', rkey, win + 1)\n"
+        "  end\n"
+        "  redis.call('INCRBY', qkey, nn)\n"
+        "  redis.call('EXPIRE', qkey, 34560000)\n"
+        "  local ukey = 'herald:usage:' .. ARGV[10] .. ':' .. ARGV[8]\n"
+        "  redis.call('HINCRBY', ukey, env .. '|notifications', nn)\n"
+        "  for _, i in ipairs(new) do\n"
+        "    for ch in string.gmatch(ARGV[11 + (i - 1) * 5 + 5], '[^,]+') do\n"
+        "      redis.call('HINCRBY', ukey, env .. '|' .. ch, 1)\n"
+        "    end\n"
+        "  end\n"
+        "  redis.call('EXPIRE', ukey, 34560000)\n"
+        "end\n"
         "for _, i in ipairs(new) do\n"
-        "  local b = 4 + (i - 1) * 4\n"
+        "  local b = 11 + (i - 1) * 5\n"
         "  local id, idem = ARGV[b + 1], ARGV[b + 4]\n"
         "  redis.call('XADD', KEYS[1], '*', 'id', id, 'p', ARGV[b + 2])\n"
         "  redis.call('SET', 'herald:pending:' .. id, env, 'EX', pttl)\n"
@@ -53,6 +105,53 @@ static hr_redis_script_t enqueue_script = {
         "end\n"
         "return out\n",
 };
+
+void hr_enqueue_plan_limits(const hr_config_t *cfg, const hr_auth_t *auth, long *rate,
+                            long long *quota)
+{
+    if (strcmp(auth->plan, "pro") == 0) {
+        *rate = cfg->limits_pro_rate;
+        *quota = cfg->limits_pro_quota;
+    } else if (strcmp(auth->plan, "custom") == 0) {
+        *rate = auth->rate_limit >= 0 ? auth->rate_limit : cfg->limits_custom_rate;
+        *quota = auth->quota >= 0 ? auth->quota : cfg->limits_custom_quota;
+    } else {
+        *rate = cfg->limits_free_rate;
+        *quota = cfg->limits_free_quota;
+    }
+}
+
+void hr_enqueue_month(time_t now, char month[7], time_t *month_end)
+{
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    unsigned year = (unsigned)(tm.tm_year + 1900) % 10000u, mon = (unsigned)tm.tm_mon % 12u + 1u;
+    snprintf(month, 7, "%04u%02u", year, mon);
+    struct tm next = {0};
+    next.tm_year = tm.tm_mon == 11 ? tm.tm_year + 1 : tm.tm_year;
+    next.tm_mon = (tm.tm_mon + 1) % 12;
+    next.tm_mday = 1;
+    *month_end = timegm(&next);
+}
+
+/* The channels of a normalised notification, comma-separated (arena). */
+static const char *enqueue_channels(hr_req_t *r, const json_t *n)
+{
+    const json_t *chs = json_object_get(n, "channels");
+    size_t i, len = 1;
+    const json_t *c;
+    json_array_foreach(chs, i, c) len += strlen(json_string_value(c) ? json_string_value(c) : "") + 1;
+    char *out = hr_arena_alloc(r->arena, len);
+    json_array_foreach(chs, i, c) {
+        const char *s = json_string_value(c);
+        if (s == NULL || strchr(s, ',') != NULL)
+            continue;
+        if (out[0] != '\0')
+            strcat(out, ",");
+        strcat(out, s);
+    }
+    return out;
+}
 
 static long long now_ms(void)
 {
@@ -77,18 +176,34 @@ hr_enqueue_status_t hr_enqueue(hr_req_t *r, hr_enqueue_item_t *items, size_t n,
 {
     memset(limits, 0, sizeof *limits);
     hr_assert(n >= 1 && n <= HR_ENQUEUE_MAX);
-    size_t nargs = 1 + 4 + n * ITEM_ARGS;
+    size_t nargs = 1 + HEAD_ARGS + n * ITEM_ARGS;
     const char **args = hr_arena_alloc(r->arena, nargs * sizeof *args);
-    char pttl[24], ittl[24], count[24];
+    char pttl[24], ittl[24], count[24], rate[24], window[24], quota[24], month[7], mend[24];
+    long rl = 0;
+    long long q = 0;
+    time_t month_end = 0;
+    hr_enqueue_plan_limits(&r->app->cfg, &r->auth, &rl, &q);
+    hr_enqueue_month(time(NULL), month, &month_end);
     snprintf(pttl, sizeof pttl, "%ld", r->app->cfg.api_pending_ttl);
     snprintf(ittl, sizeof ittl, "%d", IDEMPOTENCY_TTL_S);
     snprintf(count, sizeof count, "%zu", n);
+    snprintf(rate, sizeof rate, "%ld", rl);
+    snprintf(window, sizeof window, "%ld", r->app->cfg.limits_rate_window_s);
+    snprintf(quota, sizeof quota, "%lld", q);
+    snprintf(mend, sizeof mend, "%lld", (long long)month_end);
     size_t a = 0;
     args[a++] = HR_STREAM_INGEST;
     args[a++] = r->auth.environment_id;
     args[a++] = pttl;
     args[a++] = ittl;
     args[a++] = count;
+    args[a++] = rate;
+    args[a++] = window;
+    args[a++] = quota;
+    args[a++] = month;
+    args[a++] = mend;
+    args[a++] = r->auth.tenant_id;
+    args[a++] = r->auth.key_id;
     long long accepted_at = now_ms();
     for (size_t i = 0; i < n; i++) {
         hr_enqueue_item_t *it = &items[i];
@@ -107,6 +222,7 @@ hr_enqueue_status_t hr_enqueue(hr_req_t *r, hr_enqueue_item_t *items, size_t n,
         free(text);
         args[a++] = hash;
         args[a++] = it->idem != NULL ? it->idem : "";
+        args[a++] = enqueue_channels(r, it->n);
     }
     redisReply *rep = hr_redis_eval(&r->app->redis, &enqueue_script, 1, (int)nargs, args, NULL,
                                     err, errlen);
@@ -130,6 +246,8 @@ hr_enqueue_status_t hr_enqueue(hr_req_t *r, hr_enqueue_item_t *items, size_t n,
             snprintf(items[i].id, sizeof items[i].id, "%s", id->str);
         }
         st = HR_ENQ_OK;
+    } else if (strcmp(rep->element[0]->str, "revoked") == 0) {
+        st = HR_ENQ_REVOKED;
     } else if (strcmp(rep->element[0]->str, "limited") == 0 && rep->elements == 6) {
         limits->code = strcmp(rep->element[1]->str, "quota_exceeded") == 0 ? "quota_exceeded"
                                                                            : "rate_limited";

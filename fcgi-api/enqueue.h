@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "app.h"
 #include "ids.h"
@@ -29,6 +30,7 @@ typedef enum {
     HR_ENQ_OK = 0,
     HR_ENQ_UNAVAILABLE, /* Redis unreachable or failing: nothing was appended */
     HR_ENQ_LIMITED,     /* a limit refused the whole request: see limits */
+    HR_ENQ_REVOKED,     /* the API key was revoked since this process cached it: 401 */
 } hr_enqueue_status_t;
 
 typedef struct hr_enqueue_limits {
@@ -41,6 +43,15 @@ typedef struct hr_enqueue_limits {
 
 /* Enqueues n items (1..HR_ENQUEUE_MAX) for the request's environment. On
  * HR_ENQ_OK every item has its outcome and id. */
+/* The rate limit (requests per [limits] rate_window_s; 0 none) and monthly
+ * quota (0 none) of the request's tenant: its plan's settings, or for the
+ * custom plan its own overrides. */
+void hr_enqueue_plan_limits(const hr_config_t *cfg, const hr_auth_t *auth, long *rate,
+                            long long *quota);
+
+/* The quota month of now ("YYYYMM", UTC) and when it ends (Unix seconds). */
+void hr_enqueue_month(time_t now, char month[7], time_t *month_end);
+
 hr_enqueue_status_t hr_enqueue(hr_req_t *r, hr_enqueue_item_t *items, size_t n,
                                hr_enqueue_limits_t *limits, char *err, size_t errlen);
 

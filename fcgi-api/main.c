@@ -105,6 +105,7 @@ static int api_child(hr_app_t *app, int fd)
     }
     FCGX_Free(&fr, 1);
     hr_arena_free(&arena);
+    hr_auth_flush_used(&app->keys, &app->db, 0, true);
     hr_db_close(&app->db);
     hr_redis_close(&app->redis);
     return 0;

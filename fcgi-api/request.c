@@ -16,6 +16,7 @@ static const char *status_text(int status)
     case 201: return "Created";
     case 202: return "Accepted";
     case 204: return "No Content";
+    case 302: return "Found";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
     case 403: return "Forbidden";
@@ -122,6 +123,8 @@ int hr_req_authenticate(hr_req_t *r)
     switch (hr_auth_key(&r->app->keys, &r->app->db, key, r->app->cfg.api_key_cache_ttl, &r->auth,
                         err, sizeof err)) {
     case HR_AUTH_OK:
+        hr_auth_flush_used(&r->app->keys, &r->app->db, r->app->cfg.accounts_key_last_used_flush_s,
+                           false);
         if (r->log_fields == NULL)
             r->log_fields = json_object();
         json_object_set_new(r->log_fields, "env", json_string(r->auth.environment_id));

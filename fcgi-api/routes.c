@@ -10,6 +10,23 @@
 static const hr_route_t *const route_tables[] = {
     hr_routes_health,
     hr_routes_notifications,
+    hr_routes_templates,
+    hr_routes_branding,
+    hr_routes_categories,
+    hr_routes_event_types,
+    hr_routes_events,
+    hr_routes_preferences,
+    hr_routes_team,
+    hr_routes_auth,
+    hr_routes_oauth,
+    hr_routes_projects,
+    hr_routes_keys,
+    hr_routes_users,
+    hr_routes_integrations,
+    hr_routes_endpoints,
+    hr_routes_hooks,
+    hr_routes_usage,
+    hr_routes_inbox,
 };
 
 /* Matches path against pattern; {x} matches one non-empty segment, whose

@@ -46,6 +46,25 @@ typedef struct hr_config {
     long worker_retry_factor;
     long worker_retry_cap_ms;
     long worker_claim_idle_ms;
+    long worker_max_inflight;
+    long worker_provider_max_inflight;
+    long worker_breaker_threshold;
+    long worker_breaker_cooldown_ms;
+    long worker_http_timeout_ms;
+    char worker_channel_max_attempts[HR_CFG_STRLEN];
+    /* [providers] per-second send rates per provider endpoint (0: unlimited) */
+    long providers_rate_telegram;
+    long providers_rate_discord;
+    long providers_rate_slack;
+    long providers_rate_twilio;
+    long providers_rate_whatsapp;
+    long providers_rate_resend;
+    long providers_rate_smtp;
+    long providers_rate_webhook;
+    char providers_private_targets[16];
+    /* [webhooks] */
+    long webhooks_disable_after_s;
+    long webhooks_secret_overlap_s;
     /* [security] */
     char security_master_key[HR_CFG_STRLEN];
     char security_master_key_file[HR_CFG_STRLEN];
@@ -53,6 +72,51 @@ typedef struct hr_config {
     long sweeper_interval_ms;
     long sweeper_requeue_after_s;
     long sweeper_retention_days;
+    /* [accounts] */
+    long accounts_access_ttl_s;
+    long accounts_refresh_ttl_s;
+    long accounts_password_min;
+    long accounts_login_max_per_email;
+    long accounts_login_max_per_ip;
+    long accounts_login_window_s;
+    long accounts_key_grace_s;
+    long accounts_key_last_used_flush_s;
+    /* [limits] */
+    long limits_rate_window_s;
+    long limits_free_rate;
+    long limits_free_quota;
+    long limits_pro_rate;
+    long limits_pro_quota;
+    long limits_custom_rate;
+    long limits_custom_quota;
+    /* [oauth] */
+    char oauth_redirect_url[HR_CFG_STRLEN];
+    long oauth_timeout_ms;
+    char oauth_github_client_id[HR_CFG_STRLEN];
+    char oauth_github_client_secret[HR_CFG_STRLEN];
+    char oauth_github_authorize_url[HR_CFG_STRLEN];
+    char oauth_github_token_url[HR_CFG_STRLEN];
+    char oauth_github_userinfo_url[HR_CFG_STRLEN];
+    char oauth_google_client_id[HR_CFG_STRLEN];
+    char oauth_google_client_secret[HR_CFG_STRLEN];
+    char oauth_google_authorize_url[HR_CFG_STRLEN];
+    char oauth_google_token_url[HR_CFG_STRLEN];
+    char oauth_google_userinfo_url[HR_CFG_STRLEN];
+    /* [content] */
+    long content_categories_free;
+    long content_categories_pro;
+    long content_categories_custom;
+    /* [realtime] */
+    char realtime_bind[HR_CFG_STRLEN];
+    long realtime_port;
+    long realtime_reuse_port;
+    long realtime_max_per_user;
+    long realtime_max_per_env;
+    long realtime_queue_max;
+    long realtime_replay_max;
+    long realtime_replay_window_s;
+    long realtime_fanout_maxlen;
+    long realtime_ping_s;
 } hr_config_t;
 
 /* Fills cfg with defaults, then the file at path (NULL: no file), then the

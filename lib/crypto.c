@@ -119,6 +119,14 @@ void hr_crypto_free_secret(unsigned char *p, size_t len)
         sodium_free(p); /* sodium_free wipes the memory */
 }
 
+int hr_crypto_derive(const char *ctx, unsigned long long id, unsigned char *out, size_t len)
+{
+    if (!master_loaded || strlen(ctx) != crypto_kdf_CONTEXTBYTES || len < crypto_kdf_BYTES_MIN ||
+        len > crypto_kdf_BYTES_MAX)
+        return -1;
+    return crypto_kdf_derive_from_key(out, len, id, ctx, master) == 0 ? 0 : -1;
+}
+
 int hr_crypto_streq(const char *a, const char *b)
 {
     /* Compare fixed-size digests so the length of a secret does not leak. */

@@ -30,6 +30,12 @@ unsigned char *hr_crypto_open(const char *sealed, size_t *len);
 /* Wipes and frees a secret returned by hr_crypto_open. */
 void hr_crypto_free_secret(unsigned char *p, size_t len);
 
+/* Derives a subkey of len bytes (16..64) from the master key for one purpose
+ * (ctx: exactly 8 characters, e.g. "hraccess"; id: a subkey number) with
+ * crypto_kdf. Returns 0, or -1 when no master key is loaded. */
+int hr_crypto_derive(const char *ctx, unsigned long long id, unsigned char *out, size_t len)
+    __attribute__((warn_unused_result));
+
 /* Constant-time comparison of two strings of any length. */
 int hr_crypto_streq(const char *a, const char *b);
 

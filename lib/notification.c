@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "render.h"
 
 #define NOTIF_MAX_USER_ID 255
 #define NOTIF_MAX_TYPE 128
@@ -144,7 +145,7 @@ static const char *notif_string(const json_t *obj, const char *key, const char *
 
 static const char *const top_fields[] = {"user", "type", "title", "body", "data", "channels",
                                          "idempotencyKey", NULL};
-static const char *const user_fields[] = {"id", "email", "phone", NULL};
+static const char *const user_fields[] = {"id", "email", "phone", "locale", NULL};
 
 static const char *unknown_member(const json_t *obj, const char *const *allowed)
 {
@@ -191,12 +192,20 @@ static json_t *notif_user(const json_t *obj, const char *prefix, hr_reject_t *re
     if (phone != NULL && !hr_valid_e164(phone))
         return notif_reject(rej, prefix, "user.phone",
                             "must be an E.164 number such as +14155550100");
+    /* The locale picks the template variant (lib/render.h). */
+    const char *locale = notif_string(u, "locale", prefix, "user.locale", false, 1, 35, rej, &bad);
+    if (bad)
+        return NULL;
+    if (locale != NULL && !hr_render_locale_valid(locale))
+        return notif_reject(rej, prefix, "user.locale", "must be a locale tag such as en or pt-BR");
     json_t *out = json_pack("{s:s}", "id", id);
     hr_assert(out != NULL);
     if (email != NULL)
         json_object_set_new(out, "email", json_string(email));
     if (phone != NULL)
         json_object_set_new(out, "phone", json_string(phone));
+    if (locale != NULL)
+        json_object_set_new(out, "locale", json_string(locale));
     return out;
 }
 

@@ -33,31 +33,53 @@ static int tenancy_env(hr_db_t *db, const char *tenant, const char *project, boo
     return rc;
 }
 
-json_t *hr_tenant_create(hr_db_t *db, const char *name, char *err, size_t errlen)
+json_t *hr_project_create_tx(hr_db_t *db, const char *tenant_id, const char *name, char *err,
+                             size_t errlen)
 {
-    char tenant[HR_UUID_STRLEN], project[HR_UUID_STRLEN];
-    hr_uuid7(tenant);
+    char project[HR_UUID_STRLEN];
     hr_uuid7(project);
     json_t *envs = json_object();
     hr_assert(envs != NULL);
-    if (hr_db_run(db, "BEGIN", 0, NULL, err, errlen) != 0)
-        goto fail;
-    const char *p1[2] = {tenant, name};
-    const char *p2[2] = {project, tenant};
-    if (hr_db_run(db, "INSERT INTO tenants (id, name) VALUES ($1, $2)", 2, p1, err, errlen) != 0 ||
-        hr_db_run(db, "INSERT INTO projects (id, tenant_id, name) VALUES ($1, $2, 'Default')", 2,
-                  p2, err, errlen) != 0 ||
-        tenancy_env(db, tenant, project, false, envs, err, errlen) != 0 ||
-        tenancy_env(db, tenant, project, true, envs, err, errlen) != 0 ||
-        hr_db_run(db, "COMMIT", 0, NULL, err, errlen) != 0)
-        goto rollback;
-    json_t *out = json_pack("{s:s, s:s, s:o}", "tenant_id", tenant, "project_id", project,
-                            "environments", envs);
+    const char *p[3] = {project, tenant_id, name};
+    if (hr_db_run(db, "INSERT INTO projects (id, tenant_id, name) VALUES ($1, $2, $3)", 3, p, err,
+                  errlen) != 0 ||
+        tenancy_env(db, tenant_id, project, false, envs, err, errlen) != 0 ||
+        tenancy_env(db, tenant_id, project, true, envs, err, errlen) != 0) {
+        json_decref(envs);
+        return NULL;
+    }
+    json_t *out = json_pack("{s:s, s:s, s:o}", "id", project, "name", name, "environments", envs);
     hr_assert(out != NULL);
     return out;
-rollback:
-    hr_db_rollback(db);
-fail:
-    json_decref(envs);
-    return NULL;
+}
+
+json_t *hr_tenant_create_tx(hr_db_t *db, const char *name, char *err, size_t errlen)
+{
+    char tenant[HR_UUID_STRLEN];
+    hr_uuid7(tenant);
+    const char *p1[2] = {tenant, name};
+    if (hr_db_run(db, "INSERT INTO tenants (id, name) VALUES ($1, $2)", 2, p1, err, errlen) != 0)
+        return NULL;
+    json_t *project = hr_project_create_tx(db, tenant, "Default", err, errlen);
+    if (project == NULL)
+        return NULL;
+    json_t *out = json_pack("{s:s, s:O, s:O}", "tenant_id", tenant, "project_id",
+                            json_object_get(project, "id"), "environments",
+                            json_object_get(project, "environments"));
+    hr_assert(out != NULL);
+    json_decref(project);
+    return out;
+}
+
+json_t *hr_tenant_create(hr_db_t *db, const char *name, char *err, size_t errlen)
+{
+    if (hr_db_run(db, "BEGIN", 0, NULL, err, errlen) != 0)
+        return NULL;
+    json_t *out = hr_tenant_create_tx(db, name, err, errlen);
+    if (out == NULL || hr_db_run(db, "COMMIT", 0, NULL, err, errlen) != 0) {
+        hr_db_rollback(db);
+        json_decref(out);
+        return NULL;
+    }
+    return out;
 }

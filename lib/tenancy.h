@@ -15,4 +15,15 @@
  * the keys), or NULL with the reason in err. */
 json_t *hr_tenant_create(hr_db_t *db, const char *name, char *err, size_t errlen);
 
+/* Like hr_tenant_create, inside the caller's open transaction (sign-up adds
+ * its member in the same one). Same result; on failure the caller rolls back. */
+json_t *hr_tenant_create_tx(hr_db_t *db, const char *name, char *err, size_t errlen);
+
+/* Creates a project named name for tenant, with its two environments and one
+ * API key each, inside the caller's open transaction. Returns {"id","name",
+ * "environments":{"development":{"id","api_key"},"production":{...}}} (caller
+ * decrefs; the only copy of the keys), or NULL with err. */
+json_t *hr_project_create_tx(hr_db_t *db, const char *tenant_id, const char *name, char *err,
+                             size_t errlen);
+
 #endif

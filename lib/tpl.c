@@ -47,8 +47,9 @@ struct hr_tpl {
     char *pool;
 };
 
-/* This module fails hard on out-of-memory by itself, so that it depends on
- * libc and jansson only (the unit test and fuzz driver link it alone). */
+/* This module fails hard on out-of-memory by itself; besides libc and
+ * jansson it needs only lib/buf (and its hr_assert) for the output, so the
+ * unit test and fuzz driver link it almost alone. */
 #define TPL_CHECK(cond)                                                                            \
     do {                                                                                           \
         if (!(cond))                                                                               \
@@ -801,18 +802,6 @@ void hr_tpl_free(hr_tpl_t *t)
     free(t);
 }
 
-void hr_tpl_buf_init(hr_tpl_buf_t *b)
-{
-    b->data = NULL;
-    b->len = b->cap = 0;
-}
-
-void hr_tpl_buf_free(hr_tpl_buf_t *b)
-{
-    free(b->data);
-    hr_tpl_buf_init(b);
-}
-
 /* ---- rendering ------------------------------------------------------------ */
 
 /* What happens to the "at line start" state when a frame ends. */
@@ -850,7 +839,7 @@ typedef struct rs {
     hr_tpl_partial_fn lookup;
     void *ud;
     hr_tpl_limits_t lim;
-    hr_tpl_buf_t *out;
+    hr_buf_t *out;
     size_t base; /* out->len when the render started */
     hr_tpl_error_t err;
     rframe_t *fr;
@@ -886,21 +875,12 @@ static int spend(rs_t *r, unsigned long n)
     return 0;
 }
 
-static void buf_reserve(hr_tpl_buf_t *b, size_t n)
-{
-    TPL_CHECK(n < SIZE_MAX - b->len - 1);
-    b->data = tpl_grow(b->data, &b->cap, b->len + n + 1, 1);
-}
-
 static int put(rs_t *r, const char *s, size_t n)
 {
-    hr_tpl_buf_t *b = r->out;
+    hr_buf_t *b = r->out;
     if (n > r->lim.max_output - (b->len - r->base))
         return rerr(r, "output exceeds %zu bytes", r->lim.max_output);
-    buf_reserve(b, n);
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
+    hr_buf_append(b, s, n);
     return 0;
 }
 
@@ -1005,7 +985,7 @@ static int emit_value(rs_t *r, const json_t *v, bool escape)
         return 0;
     if (r->bol && put_indent(r) < 0)
         return -1;
-    return escape ? put_escaped(r, s, n) : put(r, s, n);
+    return escape && !r->lim.no_escape ? put_escaped(r, s, n) : put(r, s, n);
 }
 
 static bool truthy(const json_t *v)
@@ -1299,7 +1279,7 @@ static int run(rs_t *r)
 }
 
 int hr_tpl_render_ex(const hr_tpl_t *t, const json_t *data, hr_tpl_partial_fn lookup, void *ud,
-                     const hr_tpl_limits_t *limits, hr_tpl_buf_t *out, hr_tpl_error_t *err)
+                     const hr_tpl_limits_t *limits, hr_buf_t *out, hr_tpl_error_t *err)
 {
     rs_t r;
     memset(&r, 0, sizeof r);
@@ -1320,8 +1300,7 @@ int hr_tpl_render_ex(const hr_tpl_t *t, const json_t *data, hr_tpl_partial_fn lo
         r.lim.max_steps = HR_TPL_DEFAULT_MAX_STEPS;
     r.out = out;
     r.base = out->len;
-    buf_reserve(out, 0);
-    out->data[out->len] = '\0';
+    hr_buf_append(out, "", 0); /* the output is a string even when nothing renders */
     r.bol = true;
     ctx_push(&r, data != NULL ? data : json_null());
     push_frame(&r, t, 0, t->n, -1, 0);
@@ -1341,7 +1320,7 @@ done:
 }
 
 int hr_tpl_render(const hr_tpl_t *t, const json_t *data, hr_tpl_partial_fn lookup, void *ud,
-                  hr_tpl_buf_t *out, hr_tpl_error_t *err)
+                  hr_buf_t *out, hr_tpl_error_t *err)
 {
     return hr_tpl_render_ex(t, data, lookup, ud, NULL, out, err);
 }

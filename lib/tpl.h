@@ -4,9 +4,12 @@
 #ifndef HR_TPL_H
 #define HR_TPL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
+
+#include "buf.h"
 
 /* Sections, inverted sections, parents and blocks nested deeper than this in
  * one template are a parse error. */
@@ -24,14 +27,6 @@ typedef struct hr_tpl_error {
     char msg[200];
     unsigned line, col;
 } hr_tpl_error_t;
-
-/* Growable output string. data is malloc'd and always NUL-terminated once
- * anything was written; the caller frees it with hr_tpl_buf_free (or takes
- * data and free()s it). */
-typedef struct hr_tpl_buf {
-    char *data;
-    size_t len, cap;
-} hr_tpl_buf_t;
 
 /* What a partial lookup hands back: either a compiled template (tpl) or its
  * source (src, len). Leave both NULL when there is no such partial: it then
@@ -58,11 +53,14 @@ typedef int (*hr_tpl_partial_fn)(void *ud, const char *name, hr_tpl_partial_t *o
  *   that includes itself stops here with an error).
  * max_output: bytes appended to the output buffer.
  * max_steps: work units (nodes visited plus context frames and block
- *   arguments searched), which bounds time even when nothing is output. */
+ *   arguments searched), which bounds time even when nothing is output.
+ * no_escape: {{x}} interpolates like {{{x}}} (plain-text output such as an
+ *   email subject or an SMS, where HTML escaping would show as "&amp;"). */
 typedef struct hr_tpl_limits {
     unsigned max_depth;
     size_t max_output;
     unsigned long max_steps;
+    bool no_escape;
 } hr_tpl_limits_t;
 
 /* Compiles src (len bytes; need not be NUL-terminated; may contain NULs).
@@ -89,15 +87,11 @@ void hr_tpl_free(hr_tpl_t *t);
  * to compile or lookup fails; out then holds a partial result that the caller
  * must not use (it still owns and frees it). */
 int hr_tpl_render(const hr_tpl_t *t, const json_t *data, hr_tpl_partial_fn lookup, void *ud,
-                  hr_tpl_buf_t *out, hr_tpl_error_t *err) __attribute__((warn_unused_result));
+                  hr_buf_t *out, hr_tpl_error_t *err) __attribute__((warn_unused_result));
 
 /* hr_tpl_render with explicit limits (NULL: all defaults). */
 int hr_tpl_render_ex(const hr_tpl_t *t, const json_t *data, hr_tpl_partial_fn lookup, void *ud,
-                     const hr_tpl_limits_t *limits, hr_tpl_buf_t *out, hr_tpl_error_t *err)
+                     const hr_tpl_limits_t *limits, hr_buf_t *out, hr_tpl_error_t *err)
     __attribute__((warn_unused_result));
-
-void hr_tpl_buf_init(hr_tpl_buf_t *b);
-/* Frees b->data and empties b; b may be reused after. */
-void hr_tpl_buf_free(hr_tpl_buf_t *b);
 
 #endif

@@ -15,5 +15,22 @@ typedef struct hr_route {
  * routes.c lists the tables. */
 extern const hr_route_t hr_routes_health[];
 extern const hr_route_t hr_routes_notifications[];
+extern const hr_route_t hr_routes_templates[];
+extern const hr_route_t hr_routes_branding[];
+extern const hr_route_t hr_routes_categories[];
+extern const hr_route_t hr_routes_event_types[];
+extern const hr_route_t hr_routes_events[];
+extern const hr_route_t hr_routes_preferences[];
+extern const hr_route_t hr_routes_team[];
+extern const hr_route_t hr_routes_auth[];
+extern const hr_route_t hr_routes_oauth[];
+extern const hr_route_t hr_routes_projects[];
+extern const hr_route_t hr_routes_keys[];
+extern const hr_route_t hr_routes_users[];
+extern const hr_route_t hr_routes_integrations[];
+extern const hr_route_t hr_routes_endpoints[];
+extern const hr_route_t hr_routes_hooks[];
+extern const hr_route_t hr_routes_usage[];
+extern const hr_route_t hr_routes_inbox[];
 
 #endif

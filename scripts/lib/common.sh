@@ -45,7 +45,7 @@ hr_settings() {
     BUILD_DIR=$(abs_path "${HERALD_BUILD_DIR:-$HERALD_ROOT/build}")
     local st_smtp_set=''
     ST_HTTP_PORT='' ST_PG_PORT='' ST_REDIS_PORT='' ST_SMTP_URL='' ST_API_WORKERS=''
-    ST_BIN_DIR='' ST_API_SOCKET=''
+    ST_BIN_DIR='' ST_API_SOCKET='' ST_HTTPS_PORT='' ST_RT_PORT=''
     if [[ -f $RUN_DIR/stack.env ]]; then
         # Written by hr_render_stack_env with printf %q: plain assignments.
         # shellcheck disable=SC1091
@@ -54,7 +54,10 @@ hr_settings() {
     fi
     local st_http=$ST_HTTP_PORT st_pg=$ST_PG_PORT st_redis=$ST_REDIS_PORT st_smtp=$ST_SMTP_URL
     local st_workers=$ST_API_WORKERS st_bin=$ST_BIN_DIR st_sock=$ST_API_SOCKET
+    local st_https=$ST_HTTPS_PORT
     HTTP_PORT=${HERALD_HTTP_PORT:-${st_http:-8080}}
+    RT_PORT=${HERALD_RT_PORT:-${ST_RT_PORT:-8090}}
+    HTTPS_PORT=${HERALD_HTTPS_PORT:-${st_https:-8443}}
     PG_PORT=${HERALD_PG_PORT:-${st_pg:-15432}}
     REDIS_PORT=${HERALD_REDIS_PORT:-${st_redis:-16379}}
     API_WORKERS=${HERALD_API_WORKERS:-${st_workers:-4}}
@@ -71,9 +74,27 @@ hr_settings() {
     PG_SOCK=$RUN_DIR/pg/sock
     PG_DSN="host=$PG_SOCK port=$PG_PORT dbname=herald user=postgres"
     API_SOCKET=${st_sock:-$RUN_DIR/api.sock}
-    BASE_URL="http://127.0.0.1:$HTTP_PORT"
+    # HTTPS with a certificate made by `up` (RUN/tls, its CA in RUN/tls/ca.pem), or a real
+    # one: HERALD_TLS_CERT (chain) and HERALD_TLS_KEY; HERALD_TLS_CA names the CA file
+    # clients of this stack should trust (empty: the system's).
+    if [[ -n ${HERALD_TLS_CERT:-} || -n ${HERALD_TLS_KEY:-} ]]; then
+        [[ -n ${HERALD_TLS_CERT:-} && -n ${HERALD_TLS_KEY:-} ]] ||
+            die "HERALD_TLS_CERT and HERALD_TLS_KEY go together"
+        TLS_CERT=$(abs_path "$HERALD_TLS_CERT")
+        TLS_KEY=$(abs_path "$HERALD_TLS_KEY")
+        CA_FILE=${HERALD_TLS_CA:+$(abs_path "$HERALD_TLS_CA")}
+    else
+        TLS_CERT=$RUN_DIR/tls/cert.pem
+        TLS_KEY=$RUN_DIR/tls/key.pem
+        CA_FILE=$RUN_DIR/tls/ca.pem
+    fi
+    NGINX_KEY_RATE=${HERALD_NGINX_KEY_RATE:-20000r/s}
+    NGINX_IP_RATE=${HERALD_NGINX_IP_RATE:-50000r/s}
+    BASE_URL="https://127.0.0.1:$HTTPS_PORT"
+    CURL_TLS=(--cacert "$CA_FILE")
+    [[ -n $CA_FILE ]] || CURL_TLS=()
     local p
-    for p in "$HTTP_PORT" "$PG_PORT" "$REDIS_PORT"; do
+    for p in "$HTTP_PORT" "$HTTPS_PORT" "$PG_PORT" "$REDIS_PORT" "$RT_PORT"; do
         [[ $p =~ ^[0-9]+$ ]] && ((p > 0 && p < 65536)) || die "bad port '$p'"
     done
     [[ $API_WORKERS =~ ^[0-9]+$ ]] || die "HERALD_API_WORKERS must be a number, not '$API_WORKERS'"
@@ -86,7 +107,7 @@ hr_sup_names() {
     for c in "${HR_CHANNELS[@]}"; do
         printf 'herald-worker-%s\n' "$c"
     done
-    printf '%s\n' herald-sweeper nginx
+    printf '%s\n' herald-sweeper herald-realtime nginx
 }
 
 # NAME as typed -> canonical process name (api -> herald-api, pg -> postgres, ...).
@@ -96,7 +117,8 @@ hr_canon_name() {
     pg | postgresql | postgres) n=postgres ;;
     redis | redis-server) n=redis ;;
     nginx) ;;
-    api | router | sweeper | worker-*) n=herald-$n ;;
+    api | router | sweeper | realtime | worker-*) n=herald-$n ;;
+    rt) n=herald-realtime ;;
     esac
     if [[ $n == postgres ]] || hr_sup_names | grep -qxF -- "$n"; then
         printf '%s' "$n"

@@ -8,6 +8,7 @@ HR_PACKAGES=(
     libjwt-dev libinih-dev
     python3-pytest python3-aiosmtpd python3-websockets python3-psycopg2 python3-redis
     curl openssl ca-certificates wrk
+    chromium
 )
 
 hr_missing_packages() {
@@ -43,12 +44,30 @@ _hr_stop_system_services() {
     done
 }
 
+# The browser test's playwright-core (npm; it drives Debian's /usr/bin/chromium, no
+# browser download) in tests/e2e/node_modules. Node.js and npm come from Debian when
+# the machine has none.
+hr_npm_deps() {
+    local dir=$HERALD_ROOT/tests/e2e
+    [[ -f $dir/package.json ]] || return 0
+    [[ -d $dir/node_modules/playwright-core ]] && return 0
+    if ! command -v npm >/dev/null; then
+        ((EUID == 0)) || die "deps: npm is missing; run as root to install nodejs and npm"
+        DEBIAN_FRONTEND=noninteractive apt-get -q install -y --no-install-recommends nodejs npm \
+            </dev/null || die "deps: apt-get install nodejs npm failed"
+    fi
+    say "deps: npm install in tests/e2e (playwright-core)"
+    (cd "$dir" && npm install --no-audit --no-fund --loglevel=error) ||
+        die "deps: npm install in $dir failed"
+}
+
 cmd_deps() {
     local t0
     t0=$(now_s)
     command -v dpkg-query >/dev/null || die "deps: dpkg-query not found (Debian 12 is required)"
     hr_missing_packages
     if ((${#MISSING[@]} == 0)); then
+        hr_npm_deps
         say "deps: all ${#HR_PACKAGES[@]} packages present ($(elapsed "$t0"))"
         return 0
     fi
@@ -84,5 +103,6 @@ cmd_deps() {
     _hr_stop_system_services
     hr_missing_packages
     ((${#MISSING[@]} == 0)) || die "deps: still missing after install: ${MISSING[*]}"
+    hr_npm_deps
     say "deps: installed in $(elapsed "$t0")"
 }

@@ -61,6 +61,8 @@ hr_render_stack_env() {
         printf 'ST_HTTP_PORT=%q\nST_PG_PORT=%q\nST_REDIS_PORT=%q\n' "$HTTP_PORT" "$PG_PORT" "$REDIS_PORT"
         printf 'ST_SMTP_URL=%q\nST_API_WORKERS=%q\nST_BIN_DIR=%q\nST_API_SOCKET=%q\n' \
             "$SMTP_URL" "$API_WORKERS" "$BIN_DIR" "$API_SOCKET"
+        printf 'ST_RT_PORT=%q\n' "$RT_PORT"
+        printf 'ST_HTTPS_PORT=%q\n' "$HTTPS_PORT"
     } | write_if_changed "$RUN_DIR/stack.env"
 }
 
@@ -93,6 +95,9 @@ dir = $RUN_DIR/sink
 
 [security]
 master_key_file = $RUN_DIR/master.key
+
+[realtime]
+port = $RT_PORT
 EOF
     {
         printf '# Facts about the Herald stack in this folder: . %s\n' "$RUN_DIR/env"
@@ -104,7 +109,10 @@ EOF
         printf 'export HERALD_REDIS_HOST=%q\n' 127.0.0.1
         printf 'export HERALD_REDIS_PORT=%q\n' "$REDIS_PORT"
         printf 'export HERALD_HTTP_PORT=%q\n' "$HTTP_PORT"
+        printf 'export HERALD_HTTPS_PORT=%q\n' "$HTTPS_PORT"
+        printf 'export HERALD_CA_FILE=%q\n' "$CA_FILE"
         printf 'export HERALD_PG_PORT=%q\n' "$PG_PORT"
+        printf 'export HERALD_RT_PORT=%q\n' "$RT_PORT"
     } | write_if_changed "$RUN_DIR/env"
 }
 
@@ -225,7 +233,7 @@ hr_cmd() {
     herald-worker-*)
         CMD=("$BIN_DIR/herald-worker" -c "$CONF" --channel "${name#herald-worker-}")
         ;;
-    herald-api | herald-router | herald-sweeper)
+    herald-api | herald-router | herald-sweeper | herald-realtime)
         CMD=("$BIN_DIR/$name" -c "$CONF")
         ;;
     *) die "no command for '$name'" ;;
@@ -352,6 +360,38 @@ hr_redis_start() {
     done
 }
 
+# ---- TLS --------------------------------------------------------------------------
+# Without HERALD_TLS_CERT/KEY: a local CA and a certificate for 127.0.0.1 and localhost
+# signed by it, made once in RUN/tls (clients trust RUN/tls/ca.pem).
+hr_render_tls() {
+    if [[ $TLS_CERT != "$RUN_DIR/tls/cert.pem" ]]; then
+        [[ -r $TLS_CERT && -r $TLS_KEY ]] || die "tls: cannot read $TLS_CERT / $TLS_KEY"
+        return 0
+    fi
+    [[ -s $RUN_DIR/tls/cert.pem && -s $RUN_DIR/tls/key.pem && -s $RUN_DIR/tls/ca.pem ]] && return 0
+    local d=$RUN_DIR/tls out
+    mkdir -p "$d"
+    chmod 0755 "$d"
+    if ! out=$( (
+        umask 077
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+            -subj '/CN=Herald local CA' -keyout "$d/ca.key" -out "$d/ca.pem" \
+            -addext 'basicConstraints=critical,CA:TRUE' -addext 'keyUsage=critical,keyCertSign,cRLSign' &&
+            openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj '/CN=localhost' \
+                -keyout "$d/key.pem" -out "$d/cert.csr" &&
+            printf '%s\n' 'subjectAltName=IP:127.0.0.1,DNS:localhost' 'basicConstraints=CA:FALSE' \
+                'keyUsage=critical,digitalSignature' 'extendedKeyUsage=serverAuth' >"$d/cert.ext" &&
+            openssl x509 -req -in "$d/cert.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
+                -days 825 -extfile "$d/cert.ext" -out "$d/cert.pem"
+    ) 2>&1); then
+        printf '%s\n' "$out" >&2
+        die "tls: openssl could not make the local certificate in $d"
+    fi
+    chmod 0644 "$d/ca.pem" "$d/cert.pem"
+    rm -f "$d/cert.csr" "$d/cert.ext"
+    say "tls: local CA and certificate for 127.0.0.1 in $d (trust $d/ca.pem)"
+}
+
 # ---- nginx ------------------------------------------------------------------------
 hr_render_nginx() {
     local tpl=$HERALD_ROOT/nginx/herald.conf.in prefix=$RUN_DIR/nginx
@@ -362,9 +402,20 @@ hr_render_nginx() {
     esc_prefix=$(printf '%s' "$prefix" | sed 's/[&|\\]/\\&/g')
     esc_run=$(printf '%s' "$RUN_DIR" | sed 's/[&|\\]/\\&/g')
     esc_sock=$(printf '%s' "$API_SOCKET" | sed 's/[&|\\]/\\&/g')
+    # The realtime browser client and demo page (realtime/web) are served as /demo/.
+    local esc_web
+    esc_web=$(printf '%s' "$HERALD_ROOT/realtime/web" | sed 's/[&|\\]/\\&/g')
+    hr_render_tls
+    local esc_cert esc_key
+    esc_cert=$(printf '%s' "$TLS_CERT" | sed 's/[&|\\]/\\&/g')
+    esc_key=$(printf '%s' "$TLS_KEY" | sed 's/[&|\\]/\\&/g')
     sed -e "s|@PREFIX@|$esc_prefix|g" -e "s|@RUN_DIR@|$esc_run|g" \
+        -e "s|@TLS_CERT@|$esc_cert|g" -e "s|@TLS_KEY@|$esc_key|g" \
+        -e "s|@HTTPS_PORT@|$HTTPS_PORT|g" -e "s|@KEY_RATE@|$NGINX_KEY_RATE|g" \
+        -e "s|@IP_RATE@|$NGINX_IP_RATE|g" \
         -e "s|@API_SOCKET@|$esc_sock|g" -e "s|@PORT@|$HTTP_PORT|g" \
-        -e "s|@MAX_BODY@|$MAX_BODY|g" "$tpl" | write_if_changed "$prefix/conf/nginx.conf"
+        -e "s|@MAX_BODY@|$MAX_BODY|g" -e "s|@RT_PORT@|$RT_PORT|g" \
+        -e "s|@WEB_DIR@|$esc_web|g" "$tpl" | write_if_changed "$prefix/conf/nginx.conf"
     if grep -q '@[A-Z_]*@' "$prefix/conf/nginx.conf"; then
         die "nginx: unsubstituted placeholders in $prefix/conf/nginx.conf: $(grep -o '@[A-Z_]*@' "$prefix/conf/nginx.conf" | sort -u | tr '\n' ' ')"
     fi
@@ -379,8 +430,11 @@ hr_nginx_start() {
     if ! sup_pid nginx >/dev/null && port_in_use "$HTTP_PORT"; then
         die "nginx: port $HTTP_PORT is in use by another program (set HERALD_HTTP_PORT)"
     fi
+    if ! sup_pid nginx >/dev/null && port_in_use "$HTTPS_PORT"; then
+        die "nginx: port $HTTPS_PORT is in use by another program (set HERALD_HTTPS_PORT)"
+    fi
     start_sup nginx
-    wait_port "$HTTP_PORT" 10 || {
+    wait_port "$HTTPS_PORT" 10 || {
         show_log "$RUN_DIR/logs/nginx-error.log" 30
         show_log "$RUN_DIR/logs/nginx.log" 30
         die "nginx: not listening on port $HTTP_PORT"
@@ -399,7 +453,7 @@ hr_herald_names() {
 
 hr_check_binaries() {
     local b missing=()
-    for b in herald-api herald-router herald-worker herald-sweeper herald-admin; do
+    for b in herald-api herald-router herald-worker herald-sweeper herald-realtime herald-admin; do
         [[ -x $BIN_DIR/$b ]] || missing+=("$b")
     done
     ((${#missing[@]} == 0)) || die "not built in $BIN_DIR: ${missing[*]}"
@@ -473,12 +527,12 @@ cmd_up() {
 hr_wait_ready() { # TIMEOUT_S
     local deadline=$((SECONDS + $1)) code=000
     while ((SECONDS < deadline)); do
-        code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$BASE_URL/readyz" || true)
+        code=$(curl -s "${CURL_TLS[@]}" -o /dev/null -w '%{http_code}' --max-time 2 "$BASE_URL/readyz" || true)
         [[ $code == 200 ]] && return 0
         sleep 0.2
     done
     warn "GET $BASE_URL/readyz did not answer 200 within $1 s (last: $code)"
-    curl -s --max-time 2 "$BASE_URL/readyz" >&2 || true
+    curl -s "${CURL_TLS[@]}" --max-time 2 "$BASE_URL/readyz" >&2 || true
     echo >&2
     local name
     for name in nginx-error herald-api redis postgres; do
@@ -498,7 +552,7 @@ hr_print_usage() {
     stop       scripts/herald down
 
   Send a notification:
-    curl -sS -X POST $BASE_URL/v1/notifications \\
+    curl -sS${CA_FILE:+ --cacert $CA_FILE} -X POST $BASE_URL/v1/notifications \\
       -H 'Authorization: Bearer $key' \\
       -H 'Content-Type: application/json' \\
       -d '{"user":{"id":"user-1","email":"you@example.com"},"type":"demo.hello","title":"Hello from Herald","body":"It works.","channels":["email","in_app"]}'
@@ -510,7 +564,7 @@ hr_demo() {
     local key=$1 maildir=$RUN_DIR/sink/email/Maildir/new before resp code body t0
     before=$(find "$maildir" -maxdepth 1 -name '*.eml' 2>/dev/null | sort)
     t0=$(now_s)
-    resp=$(curl -sS --max-time 10 -w '\n%{http_code}' -X POST "$BASE_URL/v1/notifications" \
+    resp=$(curl -sS "${CURL_TLS[@]}" --max-time 10 -w '\n%{http_code}' -X POST "$BASE_URL/v1/notifications" \
         -H "Authorization: Bearer $key" -H 'Content-Type: application/json' \
         -d '{"user":{"id":"demo-user","email":"demo@example.com"},"type":"demo.hello","title":"Hello from Herald","body":"Your local Herald stack works.","channels":["email","in_app"]}') ||
         die "demo: POST /v1/notifications failed"

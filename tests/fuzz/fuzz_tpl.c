@@ -69,9 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         in.compiled = t;
     /* Tight limits keep each run short; the defaults are much larger. */
     hr_tpl_limits_t lim = {.max_depth = 16, .max_output = 1 << 16, .max_steps = 50000};
-    hr_tpl_buf_t a, b;
-    hr_tpl_buf_init(&a);
-    hr_tpl_buf_init(&b);
+    hr_buf_t a = HR_BUF_INIT, b = HR_BUF_INIT;
     int ra = hr_tpl_render_ex(t, fixture, self_lookup, &in, &lim, &a, &err);
     int rb = hr_tpl_render_ex(t, fixture, self_lookup, &in, &lim, &b, NULL);
     /* Rendering is deterministic and always leaves a terminated string. */
@@ -80,8 +78,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if (ra != 0 && err.msg[0] == '\0')
         abort();
-    hr_tpl_buf_free(&a);
-    hr_tpl_buf_free(&b);
+    hr_buf_free(&a);
+    hr_buf_free(&b);
     hr_tpl_free(t);
     return 0;
 }

@@ -68,3 +68,13 @@ def find_mail():
 @pytest.fixture(scope="session")
 def api():
     return h.api
+
+
+@pytest.fixture(scope="session")
+def provider_fake():
+    """The loopback fake of every HTTP provider (tests/fakes/provider_fake.py)."""
+    import provider_helpers
+
+    fake = provider_helpers.ProviderFake()
+    yield fake
+    fake.close()

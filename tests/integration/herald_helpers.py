@@ -141,15 +141,25 @@ class Resp(tuple):
         return f"<HTTP {self.status} {self.content_type or '-'} {body!r}>"
 
 
+_TLS_CTX = None
+
+
+def tls_context():
+    """An SSL context that verifies the stack's certificate against
+    HERALD_CA_FILE (the CA `scripts/herald up` made, or the one configured),
+    or the system's CAs when it is not set."""
+    global _TLS_CTX
+    if _TLS_CTX is None:
+        import ssl
+
+        _TLS_CTX = ssl.create_default_context(cafile=os.environ.get("HERALD_CA_FILE") or None)
+    return _TLS_CTX
+
+
 def _conn():
     u = urllib.parse.urlsplit(env("HERALD_BASE_URL"))
     if u.scheme == "https":
-        import ssl
-
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        return http.client.HTTPSConnection(u.hostname, u.port or 443, timeout=HTTP_TIMEOUT, context=ctx)
+        return http.client.HTTPSConnection(u.hostname, u.port or 443, timeout=HTTP_TIMEOUT, context=tls_context())
     return http.client.HTTPConnection(u.hostname, u.port or 80, timeout=HTTP_TIMEOUT)
 
 
@@ -426,6 +436,7 @@ def text_body(msg):
 # Redis / PostgreSQL bookkeeping: "a refused request enqueues and stores nothing"
 
 INGEST = "herald:ingest"
+INGEST_GROUP = "routers"
 
 
 def ingest_marker(rds):
@@ -596,3 +607,62 @@ def _fcgi_ended(buf):
             return True
         pos += 8 + clen + plen
     return False
+
+
+# --------------------------------------------------------------------------
+# Dashboard members (accounts): sign-up and sessions
+
+DEFAULT_PASSWORD = "correct horse battery staple"
+
+# Every secret the tests were given (passwords, keys, tokens): test_security
+# checks that none of them appears in any log.
+SECRETS = set()
+
+
+def remember_secrets(*values):
+    for v in values:
+        if isinstance(v, str) and len(v) >= 12:
+            SECRETS.add(v)
+
+
+class Member:
+    """A member signed up through POST /v1/auth/signup: its tenant, the
+    default project's environments and keys, and a session."""
+
+    def __init__(self, email, password, doc):
+        self.email = email
+        self.password = password
+        self.doc = doc
+        self.id = doc["member"]["id"]
+        self.tenant_id = doc["tenant_id"]
+        self.project_id = doc["project_id"]
+        envs = doc["environments"]
+        self.dev_env = envs["development"]["id"]
+        self.dev_key = envs["development"]["api_key"]
+        self.prod_env = envs["production"]["id"]
+        self.prod_key = envs["production"]["api_key"]
+        self.access = doc["access_token"]
+        self.refresh = doc["refresh_token"]
+
+    def auth(self):
+        return {"Authorization": f"Bearer {self.access}"}
+
+    def __repr__(self):
+        return f"<Member {self.email} {self.tenant_id}>"
+
+
+def signup(email=None, password=DEFAULT_PASSWORD, name=None):
+    email = email or unique_email("member-")
+    r = api("POST", "/v1/auth/signup", body={"name": name or "Test " + email[:12], "email": email,
+                                             "password": password})
+    assert r.status == 201, r
+    m = Member(email, password, r.json)
+    remember_secrets(password, m.dev_key, m.prod_key, m.access, m.refresh)
+    return m
+
+
+def member_api(member, method, path, body=None, **kw):
+    """api() with the member's access token."""
+    headers = dict(kw.pop("headers", None) or {})
+    headers["Authorization"] = f"Bearer {member.access}"
+    return api(method, path, body=body, headers=headers, **kw)

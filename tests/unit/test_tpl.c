@@ -78,8 +78,7 @@ static int render_json(const char *src, const char *data, const char *partials,
         fail_msg("bad test data %s: %s", data, je.text);
     json_t *p = partials ? json_loads(partials, 0, &je) : json_object();
     assert_non_null(p);
-    hr_tpl_buf_t b;
-    hr_tpl_buf_init(&b);
+    hr_buf_t b = HR_BUF_INIT;
     int rc = hr_tpl_render_ex(t, d, json_lookup, p, lim, &b, err);
     *out = b.data; /* taken over from the buffer */
     json_decref(d);
@@ -152,8 +151,7 @@ static void run_spec_file(const char *file)
             free(vs);
             continue;
         }
-        hr_tpl_buf_t b;
-        hr_tpl_buf_init(&b);
+        hr_buf_t b = HR_BUF_INIT;
         int rc = hr_tpl_render(t, json_object_get(tc, "data"), json_lookup,
                                partials ? partials : NULL, &b, &err);
         if (rc != 0) {
@@ -170,7 +168,7 @@ static void run_spec_file(const char *file)
             free(vg);
             failed++;
         }
-        hr_tpl_buf_free(&b);
+        hr_buf_free(&b);
         hr_tpl_free(t);
         free(vs);
     }
@@ -440,21 +438,20 @@ static void test_values_and_truthiness(void **state)
     /* NULL data renders as an empty context. */
     hr_tpl_t *t = hr_tpl_compile("a{{x}}b", 7, NULL);
     assert_non_null(t);
-    hr_tpl_buf_t b;
-    hr_tpl_buf_init(&b);
+    hr_buf_t b = HR_BUF_INIT;
     assert_int_equal(hr_tpl_render(t, NULL, NULL, NULL, &b, NULL), 0);
     assert_string_equal(b.data, "ab");
     /* Rendering appends to what the buffer holds. */
     assert_int_equal(hr_tpl_render(t, NULL, NULL, NULL, &b, NULL), 0);
     assert_string_equal(b.data, "abab");
-    hr_tpl_buf_free(&b);
+    hr_buf_free(&b);
     assert_null(b.data);
     /* An empty render still yields a string. */
     hr_tpl_t *e = hr_tpl_compile(NULL, 0, NULL);
     assert_non_null(e);
     assert_int_equal(hr_tpl_render(e, NULL, NULL, NULL, &b, NULL), 0);
     assert_string_equal(b.data, "");
-    hr_tpl_buf_free(&b);
+    hr_buf_free(&b);
     hr_tpl_free(e);
     hr_tpl_free(t);
 }
@@ -523,13 +520,12 @@ static void test_compiled_partials(void **state)
     hr_tpl_t *t = hr_tpl_compile("{{>header}}{{>header}}{{>missing}}!", 35, NULL);
     assert_non_null(t);
     json_t *data = json_pack("{s:s}", "title", "Hi");
-    hr_tpl_buf_t b;
-    hr_tpl_buf_init(&b);
+    hr_buf_t b = HR_BUF_INIT;
     hr_tpl_error_t err;
     assert_int_equal(hr_tpl_render(t, data, cached_lookup, &c, &b, &err), 0);
     assert_string_equal(b.data, "<h1>Hi</h1><h1>Hi</h1>!");
     assert_int_equal(c.calls, 3);
-    hr_tpl_buf_free(&b);
+    hr_buf_free(&b);
     hr_tpl_free(t);
 
     /* A failing lookup aborts the render with its message, or a default one. */
@@ -561,10 +557,35 @@ static void test_compiled_partials(void **state)
     json_decref(parts);
     json_decref(d2);
 
-    hr_tpl_buf_free(&b);
+    hr_buf_free(&b);
     json_decref(data);
     hr_tpl_free(c.header);
     assert_int_equal(hr_tpl_render(NULL, NULL, NULL, NULL, &b, &err), -1);
+}
+
+/* no_escape: plain-text parts (subjects, SMS) interpolate {{x}} unescaped. */
+static void test_no_escape(void **state)
+{
+    (void)state;
+    const char *src = "{{a}}|{{{a}}}|{{&a}}|{{>p}}";
+    hr_tpl_t *t = hr_tpl_compile(src, strlen(src), NULL);
+    assert_non_null(t);
+    json_t *data = json_pack("{s:s}", "a", "<Tom & \"Jerry\">");
+    json_t *partials = json_pack("{s:s}", "p", "{{a}}");
+    hr_tpl_limits_t lim = {.no_escape = true};
+    hr_buf_t b = HR_BUF_INIT;
+    assert_int_equal(hr_tpl_render_ex(t, data, json_lookup, partials, &lim, &b, NULL), 0);
+    assert_string_equal(b.data, "<Tom & \"Jerry\">|<Tom & \"Jerry\">|<Tom & \"Jerry\">|"
+                                "<Tom & \"Jerry\">");
+    hr_buf_free(&b);
+    /* the default still escapes */
+    assert_int_equal(hr_tpl_render(t, data, json_lookup, partials, &b, NULL), 0);
+    assert_string_equal(b.data, "&lt;Tom &amp; &quot;Jerry&quot;&gt;|<Tom & \"Jerry\">|"
+                                "<Tom & \"Jerry\">|&lt;Tom &amp; &quot;Jerry&quot;&gt;");
+    hr_buf_free(&b);
+    json_decref(data);
+    json_decref(partials);
+    hr_tpl_free(t);
 }
 
 int main(void)
@@ -589,6 +610,7 @@ int main(void)
         cmocka_unit_test(test_values_and_truthiness),
         cmocka_unit_test(test_block_indentation),
         cmocka_unit_test(test_compiled_partials),
+        cmocka_unit_test(test_no_escape),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
