@@ -10,6 +10,9 @@
 #include "jsonutil.h"
 #include "log.h"
 #include "proc.h"
+#include "events.h"
+#include "prefs.h"
+#include "resolve.h"
 
 /* One statement, so one round trip and atomic: notifications of existing
  * environments, then their deliveries. Replays conflict and insert nothing. */
@@ -17,13 +20,13 @@ static const char *const store_sql =
     "WITH nx AS ("
     "  SELECT x.* FROM json_to_recordset($1::json) AS x(id uuid, environment_id uuid,"
     "    user_id text, type text, title text, body text, data jsonb, recipient jsonb,"
-    "    request_id text, accepted_at bigint)"
+    "    request_id text, accepted_at bigint, event jsonb)"
     "  WHERE EXISTS (SELECT 1 FROM environments e WHERE e.id = x.environment_id)),"
     " ins AS ("
     "  INSERT INTO notifications (id, environment_id, user_id, type, title, body, data,"
-    "    recipient, request_id, accepted_at)"
+    "    recipient, request_id, accepted_at, event)"
     "  SELECT id, environment_id, user_id, type, title, body, data, recipient, request_id,"
-    "    to_timestamp(accepted_at / 1000.0) FROM nx"
+    "    to_timestamp(accepted_at / 1000.0), event FROM nx"
     "  ON CONFLICT (id) DO NOTHING)"
     "INSERT INTO deliveries (id, notification_id, environment_id, channel, status, address, error)"
     " SELECT y.id, y.notification_id, y.environment_id, y.channel, y.status, y.address, y.error"
@@ -104,6 +107,8 @@ static json_t *router_row(const hr_stream_entry_t *e, json_t **n_out)
                             hr_json_str(n, "body"), "data", json_object_get(n, "data"),
                             "recipient", recipient, "request_id", json_object_get(payload, "req"),
                             "accepted_at", json_object_get(payload, "accepted_at"));
+    if (row != NULL && json_object_get(n, "event") != NULL)
+        json_object_set(row, "event", json_object_get(n, "event"));
     if (row != NULL)
         *n_out = json_incref(n);
     json_decref(payload);
@@ -126,7 +131,7 @@ static int router_dead(hr_router_t *rt, const hr_stream_entry_t *e, char *err, s
 int hr_router_process(hr_router_t *rt, hr_stream_batch_t *batch, char *err, size_t errlen)
 {
     int rc = -1;
-    json_t *notifs = json_array(), *delivs = json_array();
+    json_t *notifs = json_array(), *delivs = json_array(), *ns = json_array();
     char *ntext = NULL, *dtext = NULL;
     const char **ids = calloc(batch->n + 1, sizeof *ids);
     hr_assert(notifs != NULL && delivs != NULL && ids != NULL);
@@ -143,10 +148,27 @@ int hr_router_process(hr_router_t *rt, hr_stream_batch_t *batch, char *err, size
                 goto done;
             continue;
         }
-        hr_router_plan(hr_json_str(row, "id"), hr_json_str(row, "environment_id"), n, delivs);
         json_array_append_new(notifs, row);
-        json_decref(n);
+        json_array_append_new(ns, n);
     }
+    /* Event types decide events' channels (workers/events.c); then the
+     * recipients' preferences turn deliveries off (workers/prefs.c). One
+     * query each per batch. */
+    if (hr_events_resolve(&rt->db, notifs, ns, err, errlen) != 0)
+        goto done;
+    size_t k;
+    json_t *nrow;
+    json_array_foreach(notifs, k, nrow) {
+        const char *nid = hr_json_str(nrow, "id"), *env = hr_json_str(nrow, "environment_id");
+        const json_t *n = json_array_get(ns, k);
+        if (!hr_events_plan_team(nid, env, n, delivs))
+            hr_router_plan(nid, env, n, delivs);
+    }
+    /* Stored addresses and webhook endpoints (workers/resolve.c). */
+    if (hr_resolve_addresses(&rt->db, notifs, delivs, err, errlen) != 0)
+        goto done;
+    if (hr_prefs_apply(&rt->db, notifs, delivs, err, errlen) != 0)
+        goto done;
     if (json_array_size(notifs) > 0) {
         ntext = hr_json_dump(notifs);
         dtext = hr_json_dump(delivs);
@@ -196,6 +218,7 @@ done:
     free(ntext);
     free(dtext);
     json_decref(notifs);
+    json_decref(ns);
     json_decref(delivs);
     return rc;
 }

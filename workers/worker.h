@@ -1,12 +1,18 @@
 /* worker: sends the deliveries of one channel. Reads the channel's stream,
  * claims deliveries in PostgreSQL with a lease, sends through the channel's
- * provider, records every attempt, and acknowledges. */
+ * provider (network sends many at once through the libcurl multi
+ * interface, behind a per-endpoint circuit breaker, bulkhead and send
+ * rate), records every attempt, and acknowledges. */
 #ifndef HR_WORKER_H
 #define HR_WORKER_H
+
+#include <curl/curl.h>
 
 #include "channel.h"
 #include "config.h"
 #include "db.h"
+#include "gate.h"
+#include "integration.h"
 #include "providers/provider.h"
 #include "redis.h"
 #include "stream.h"
@@ -17,11 +23,24 @@ typedef struct hr_worker {
     hr_db_t db;
     hr_redis_t redis;
     hr_consumer_t consumer;
-    const hr_provider_ops_t *provider;
+    const hr_provider_ops_t *provider;  /* the local sink (synchronous) */
     void *provider_state;
+    CURLM *multi;
+    hr_job_t *queue, *queue_tail;       /* prepared, waiting for their gate */
+    size_t njobs;                       /* queued + in flight */
+    int inflight;
+    hr_gates_t gates;
+    hr_integration_cache_t integrations;
+    long long last_read_ms;             /* when the stream was last read (monotonic) */
+    char **acks;                        /* stream entry ids to acknowledge */
+    size_t nacks, capacks;
 } hr_worker_t;
 
-/* Runs until SIGTERM; returns the exit code. */
+/* Runs until SIGTERM (then finishes what is in flight); returns the exit code. */
 int hr_worker_run(hr_worker_t *w, const char *config_path);
+
+/* Attempts allowed for channel: [worker] channel_max_attempts
+ * ("webhook=12,sms=5"), else [worker] max_attempts. */
+long hr_worker_max_attempts(const hr_config_t *cfg, hr_channel_t ch);
 
 #endif

@@ -1,8 +1,11 @@
 /* herald-worker: sends one channel's deliveries (--channel NAME). */
 #include <curl/curl.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "crypto.h"
+#include "log.h"
 #include "proc.h"
 #include "worker.h"
 
@@ -30,6 +33,20 @@ int main(int argc, char **argv)
     snprintf(name, sizeof name, "herald-worker-%s", channel);
     if (hr_proc_start(name, argc, argv, &cfg, &path) != 0)
         return 1;
+    if (sodium_init() < 0) {
+        fprintf(stderr, "herald-worker: libsodium failed to initialise\n");
+        return 1;
+    }
+    /* Integration credentials and webhook secrets are sealed with the master key. */
+    if (cfg.security_master_key[0] != '\0' || cfg.security_master_key_file[0] != '\0') {
+        char err[256];
+        if (hr_crypto_load_master(&cfg, err, sizeof err) != 0) {
+            fprintf(stderr, "herald-worker: %s\n", err);
+            return 1;
+        }
+    } else {
+        hr_log_warn("no master key configured: integrations and webhook endpoints cannot be used");
+    }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     w.cfg = &cfg;
     int rc = hr_worker_run(&w, path);

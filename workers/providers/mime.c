@@ -11,6 +11,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "render.h"
 
 static bool is_ascii(const char *s)
 {
@@ -90,7 +91,7 @@ static char *data_text(const json_t *v)
     return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 }
 
-static char *text_part(const hr_message_t *m)
+char *hr_mime_text(const hr_message_t *m)
 {
     hr_buf_t b = HR_BUF_INIT;
     hr_buf_printf(&b, "%s\n\n", m->title);
@@ -108,7 +109,7 @@ static char *text_part(const hr_message_t *m)
     return hr_buf_steal(&b);
 }
 
-static char *html_part(const hr_message_t *m)
+char *hr_mime_html(const hr_message_t *m)
 {
     hr_buf_t b = HR_BUF_INIT;
     hr_buf_puts(&b, "<!doctype html><html><head><meta charset=\"utf-8\"><title>");
@@ -170,8 +171,30 @@ static void put_mailbox(hr_buf_t *b, const char *from)
     hr_buf_puts(b, lt);
 }
 
+const char *hr_mime_unsubscribe(const hr_message_t *m, const char *def)
+{
+    const json_t *u = json_object_get(m->data, "unsubscribe_url");
+    if (json_is_string(u) && json_string_length(u) > 0)
+        return json_string_value(u);
+    return def != NULL && def[0] != '\0' ? def : NULL;
+}
+
 char *hr_mime_email(const hr_message_t *m, const char *from, char *msgid, size_t msgid_len)
 {
+    hr_mime_opts_t o = {from, NULL, hr_mime_unsubscribe(m, NULL)};
+    return hr_mime_email_opts(m, &o, msgid, msgid_len);
+}
+
+/* A header value must not carry line breaks (header injection). */
+static bool header_safe(const char *s)
+{
+    return s != NULL && s[0] != '\0' && strpbrk(s, "\r\n") == NULL;
+}
+
+char *hr_mime_email_opts(const hr_message_t *m, const hr_mime_opts_t *o, char *msgid,
+                         size_t msgid_len)
+{
+    const char *from = o->from;
     char addr[256], date[64], boundary[64];
     hr_mime_address(from, addr, sizeof addr);
     const char *domain = strchr(addr, '@');
@@ -182,10 +205,24 @@ char *hr_mime_email(const hr_message_t *m, const char *from, char *msgid, size_t
     strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
     snprintf(boundary, sizeof boundary, "=_herald_%.32s", m->delivery_id);
 
-    char *text = text_part(m), *html = html_part(m);
+    /* The worker's rendering (template or built-in branded layout, see
+     * lib/render.h) when it has one; else the plain layout above. */
+    const hr_rendered_t *rd = m->rendered;
+    char *text = rd != NULL && rd->text != NULL ? strdup(rd->text) : hr_mime_text(m);
+    char *html = rd != NULL && rd->html != NULL && rd->html[0] ? strdup(rd->html) : hr_mime_html(m);
+    hr_assert(text != NULL && html != NULL);
     hr_buf_t b = HR_BUF_INIT;
     hr_buf_puts(&b, "From: ");
     put_mailbox(&b, from);
+    if (header_safe(o->reply_to)) {
+        hr_buf_puts(&b, "\r\nReply-To: ");
+        put_mailbox(&b, o->reply_to);
+    }
+    if (header_safe(o->list_unsubscribe)) {
+        hr_buf_printf(&b, "\r\nList-Unsubscribe: <%s>", o->list_unsubscribe);
+        if (strncmp(o->list_unsubscribe, "https:", 6) == 0)
+            hr_buf_puts(&b, "\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click");
+    }
     hr_buf_printf(&b, "\r\nTo: %s\r\nSubject: ", m->address);
     put_header_text(&b, m->title);
     hr_buf_printf(&b,

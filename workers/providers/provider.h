@@ -1,13 +1,22 @@
 /* provider: the interface every channel provider implements, and the
- * message and result types the worker passes through it. */
+ * message, job and result types the worker passes through it. Synchronous
+ * providers (the local sink) implement send; network providers implement
+ * prepare/finish around one libcurl easy handle that the worker runs, with
+ * many others, through the multi interface. */
 #ifndef HR_PROVIDER_H
 #define HR_PROVIDER_H
 
+#include <curl/curl.h>
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
+#include "buf.h"
 #include "channel.h"
 #include "config.h"
+#include "integration.h"
+#include "ssrf.h"
+#include "webhook.h"
 
 typedef struct hr_message {
     const char *delivery_id;
@@ -16,12 +25,26 @@ typedef struct hr_message {
     const char *environment_id;
     const char *user_id;
     hr_channel_t channel;
-    const char *address; /* email address, phone number, chat id … */
+    const char *address; /* email address, phone number, chat id, endpoint id … */
     const char *type;
     const char *title;
     const char *body;
     const json_t *data;
+    const char *created_at; /* ISO 8601 of the notification */
+    const char *webhook_event; /* webhook channel: {"type","delivery"} JSON of an
+                                * outcome event, or "" for the notification itself */
+    /* What the message says on this channel (lib/render.h: template or
+     * built-in layout; title and body above already hold its title and
+     * body), or NULL when not rendered. */
+    const struct hr_rendered *rendered;
     int attempt;
+    /* The point of no return of a synchronous send: the provider calls it
+     * just before the message becomes complete at its destination; it
+     * records that (deliveries.handed_over_at) and returns 0, or -1 when it
+     * could not, and then the provider must not complete the send. NULL:
+     * nobody asks. */
+    int (*handover)(void *ctx);
+    void *handover_ctx;
 } hr_message_t;
 
 typedef enum {
@@ -35,20 +58,103 @@ typedef struct hr_send_result {
     long response_code;            /* provider status (HTTP or SMTP), 0 if none */
     long retry_after_ms;           /* provider asked to wait this long, or -1 */
     char provider_message_id[256];
-    char error[512];
+    char error[512];               /* "<provider code>: <provider message>" */
+    char excerpt[512];             /* first bytes of the response */
+    bool breaker_neutral;          /* says nothing about the provider's health */
 } hr_send_result_t;
+
+#define HR_JOB_MAX_RESPONSE 65536
+
+/* One send through libcurl: built by a provider's prepare, run by the worker,
+ * read by the provider's finish. Owned by the worker. */
+typedef struct hr_job {
+    hr_message_t msg;
+    const hr_config_t *cfg;
+    hr_integration_t *integ;           /* referenced, or NULL */
+    hr_webhook_endpoint_t *endpoint;   /* webhook channel: referenced, or NULL */
+    const struct hr_provider_ops *ops;
+    CURL *easy;
+    struct curl_slist *headers;
+    struct curl_slist *rcpts;          /* SMTP */
+    char *req_body;                    /* malloc'd */
+    size_t req_len, req_off;
+    hr_buf_t resp;                     /* capped at HR_JOB_MAX_RESPONSE */
+    long retry_after_ms;               /* Retry-After header, or -1 */
+    hr_ssrf_guard_t guard;
+    char errbuf[CURL_ERROR_SIZE];
+    char gate_key[256];                /* provider endpoint: breaker, bulkhead, rate */
+    long rate_per_s;                   /* 0: unlimited */
+    char scratch[256];                 /* provider's own (e.g. Discord DM step) */
+    int step;                          /* provider's own multi-request state */
+    /* worker bookkeeping */
+    const char *stream_id;
+    long long started_ms;
+    struct timespec t0;
+    struct hr_job *next;
+} hr_job_t;
 
 typedef struct hr_provider_ops {
     const char *name;
-    /* Prepares a provider for channel ch. *state is owned by the provider and
-     * released by close. Returns 0 or -1 with err. */
+    /* Synchronous providers. *state is owned by the provider, released by close. */
     int (*open)(void **state, const hr_config_t *cfg, hr_channel_t ch, char *err, size_t errlen);
-    /* Sends one message; always fills res. */
     void (*send)(void *state, const hr_message_t *m, hr_send_result_t *res);
     void (*close)(void *state);
+    /* Network providers: set up job->easy (and gate_key, rate_per_s).
+     * Returns 0, or -1 with res filled when it failed before sending
+     * (missing credentials, invalid address). */
+    int (*prepare)(hr_job_t *job, hr_send_result_t *res);
+    /* Reads the finished transfer into res. Returns 1 when the provider set
+     * up a follow-up request on job->easy (to be run again), else 0. */
+    int (*finish)(hr_job_t *job, CURLcode rc, long status, hr_send_result_t *res);
 } hr_provider_ops_t;
 
-extern const hr_provider_ops_t hr_provider_smtp; /* email through an SMTP server */
-extern const hr_provider_ops_t hr_provider_sink; /* local files under [sink] dir */
+extern const hr_provider_ops_t hr_provider_smtp;     /* email through an SMTP server */
+extern const hr_provider_ops_t hr_provider_resend;   /* email through an HTTP API (Resend) */
+extern const hr_provider_ops_t hr_provider_twilio;   /* SMS, Twilio Messages API */
+extern const hr_provider_ops_t hr_provider_telegram; /* Telegram Bot API */
+extern const hr_provider_ops_t hr_provider_discord;  /* Discord webhooks and bot DMs */
+extern const hr_provider_ops_t hr_provider_whatsapp; /* WhatsApp Business Cloud API */
+extern const hr_provider_ops_t hr_provider_slack;    /* Slack incoming webhooks, chat.postMessage */
+extern const hr_provider_ops_t hr_provider_webhook;  /* tenant endpoints, signed */
+extern const hr_provider_ops_t hr_provider_sink;     /* local files under [sink] dir */
+
+/* ---- helpers shared by the HTTP providers (http.c) ---- */
+
+/* Sets up job->easy for one request: method ("GET"/"POST"), URL, body
+ * (malloc'd, stolen; NULL for none) with its content type, timeouts,
+ * response capture, Retry-After capture and the SSRF guard. */
+void hr_http_begin(hr_job_t *job, const char *method, const char *url, char *body,
+                   const char *content_type);
+
+/* Adds one request header (printf-style). */
+void hr_http_header(hr_job_t *job, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Generic outcome of an HTTP transfer: 2xx ok; 408, 425, 429 and 5xx and
+ * transport errors transient (Retry-After kept); other 4xx permanent; a
+ * connect refused by the SSRF guard permanent. Fills the excerpt and, for
+ * failures, a default error. */
+void hr_http_classify(hr_job_t *job, CURLcode rc, long status, hr_send_result_t *res);
+
+/* The response parsed as JSON (caller decrefs), or NULL when it is not. */
+json_t *hr_http_json(const hr_job_t *job);
+
+/* The base URL of a provider: the integration's "base_url" setting, else def
+ * (without a trailing slash) — tests and self-hosted gateways override it. */
+const char *hr_http_base(const hr_job_t *job, const char *def, char *out, size_t len);
+
+/* The SSRF policy for this job: the configured one, tightened to deny by an
+ * endpoint that asks for it. */
+hr_ssrf_policy_t hr_http_policy(const hr_job_t *job);
+
+/* Text of a data value: strings as they are, the rest as JSON (caller frees). */
+char *hr_provider_data_text(const json_t *v);
+
+/* The length of the longest prefix of s of at most max bytes that does not
+ * split a UTF-8 character (for providers' field limits). */
+size_t hr_provider_utf8_cut(const char *s, size_t max);
+
+/* Sets res to a permanent failure with a printf-style message. */
+void hr_provider_fail(hr_send_result_t *res, hr_send_outcome_t outcome, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -82,7 +82,11 @@ static void sink_email(sink_state_t *s, const hr_message_t *m, hr_send_result_t 
     int ok = fd >= 0 && write_all(fd, msg, strlen(msg)) == 0 && fsync(fd) == 0;
     if (fd >= 0 && close(fd) != 0)
         ok = 0;
-    if (!ok || rename(tmp, dst) != 0) {
+    if (ok && m->handover != NULL && m->handover(m->handover_ctx) != 0) {
+        unlink(tmp);
+        res->outcome = HR_SEND_TRANSIENT;
+        snprintf(res->error, sizeof res->error, "sink: handover not recorded");
+    } else if (!ok || rename(tmp, dst) != 0) {
         res->outcome = HR_SEND_TRANSIENT;
         snprintf(res->error, sizeof res->error, "sink: %.300s: %.100s", tmp, strerror(errno));
     } else {
@@ -115,6 +119,14 @@ static void sink_line(sink_state_t *s, const hr_message_t *m, hr_send_result_t *
     withnl[n] = '\n';
     withnl[n + 1] = '\0';
     /* O_APPEND and a single write keep concurrent writers' lines whole. */
+    /* The line is complete only with its newline: that last byte waits for
+     * the handover. */
+    if (m->handover != NULL && m->handover(m->handover_ctx) != 0) {
+        res->outcome = HR_SEND_TRANSIENT;
+        snprintf(res->error, sizeof res->error, "sink: handover not recorded");
+        free(withnl);
+        return;
+    }
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
     int ok = fd >= 0 && write_all(fd, withnl, n + 1) == 0;
     if (fd >= 0 && close(fd) != 0)

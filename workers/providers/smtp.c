@@ -1,6 +1,8 @@
-/* smtp: email through an SMTP server with libcurl (smtp:// or smtps://,
- * STARTTLS when offered, AUTH when a user is set). One easy handle per
- * worker, so the connection is reused across messages. */
+/* smtp: email through an SMTP server with libcurl (smtp:// with STARTTLS
+ * when offered, or smtps://; AUTH when a user is set). The server is the
+ * environment's integration (settings.smtp_url, credentials.user/password)
+ * or the global [email] smtp_url. Transfers run in the worker's multi
+ * handle, whose connection pool reuses a connection across messages. */
 #include <curl/curl.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -11,108 +13,104 @@
 #include "mime.h"
 #include "provider.h"
 
-typedef struct smtp_state {
-    CURL *curl;
-    const hr_config_t *cfg;
-    bool fresh; /* the last transfer failed: do not reuse its connection */
-} smtp_state_t;
-
-typedef struct smtp_upload {
-    const char *data;
-    size_t len, off;
-} smtp_upload_t;
-
+/* Uploads the message. The end of data is the point of no return: libcurl
+ * sends the terminating "." only after this callback says EOF, so the
+ * handover is recorded at that moment (a refused handover aborts the
+ * transfer, and the server drops the incomplete DATA). The size is not
+ * given to libcurl, so it always asks for that EOF. */
 static size_t smtp_read(char *dst, size_t size, size_t nmemb, void *ud)
 {
-    smtp_upload_t *u = ud;
+    hr_job_t *job = ud;
     size_t n = size * nmemb;
-    if (n > u->len - u->off)
-        n = u->len - u->off;
-    memcpy(dst, u->data + u->off, n);
-    u->off += n;
+    if (n > job->req_len - job->req_off)
+        n = job->req_len - job->req_off;
+    if (n == 0 && job->step == 0) {
+        if (job->msg.handover != NULL && job->msg.handover(job->msg.handover_ctx) != 0)
+            return CURL_READFUNC_ABORT;
+        job->step = 1; /* handed over */
+    }
+    memcpy(dst, job->req_body + job->req_off, n);
+    job->req_off += n;
     return n;
 }
 
-static int smtp_open(void **state, const hr_config_t *cfg, hr_channel_t ch, char *err,
-                     size_t errlen)
+static int smtp_prepare(hr_job_t *job, hr_send_result_t *res)
 {
-    smtp_state_t *s = calloc(1, sizeof *s);
-    hr_assert(s != NULL);
-    s->cfg = cfg;
-    s->curl = curl_easy_init();
-    if (s->curl == NULL) {
-        snprintf(err, errlen, "curl_easy_init failed");
-        free(s);
+    const hr_config_t *cfg = job->cfg;
+    const hr_integration_t *in = job->integ;
+    const char *url = in ? hr_integration_setting(in, "smtp_url", "") : cfg->email_smtp_url;
+    const char *user = in ? hr_integration_cred(in, "user", "") : cfg->email_smtp_user;
+    const char *pass = in ? hr_integration_cred(in, "password", "") : cfg->email_smtp_password;
+    hr_mime_opts_t o = {
+        .from = hr_integration_setting(in, "from", cfg->email_from),
+        .reply_to = hr_integration_setting(in, "reply_to", NULL),
+        .list_unsubscribe = hr_mime_unsubscribe(&job->msg,
+                                                hr_integration_setting(in, "list_unsubscribe", NULL)),
+    };
+    if (url[0] == '\0') {
+        hr_provider_fail(res, HR_SEND_PERMANENT, "not_configured: the integration has no smtp_url");
         return -1;
     }
-    *state = s;
+    char from_addr[256], rcpt[300], from[300];
+    hr_mime_address(o.from, from_addr, sizeof from_addr);
+    snprintf(rcpt, sizeof rcpt, "<%s>", job->msg.address);
+    snprintf(from, sizeof from, "<%s>", from_addr);
+    job->req_body = hr_mime_email_opts(&job->msg, &o, res->provider_message_id,
+                                       sizeof res->provider_message_id);
+    /* finish() gets a fresh result: keep the Message-ID with the job. */
+    snprintf(job->scratch, sizeof job->scratch, "%s", res->provider_message_id);
+    job->req_len = strlen(job->req_body);
+    job->req_off = 0;
+    job->rcpts = curl_slist_append(NULL, rcpt);
+    hr_assert(job->rcpts != NULL);
+
+    CURL *c = job->easy;
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_MAIL_FROM, from);
+    curl_easy_setopt(c, CURLOPT_MAIL_RCPT, job->rcpts);
+    curl_easy_setopt(c, CURLOPT_READFUNCTION, smtp_read);
+    curl_easy_setopt(c, CURLOPT_READDATA, job);
+    curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, cfg->email_timeout_ms);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, cfg->email_timeout_ms);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, job->errbuf);
+    curl_easy_setopt(c, CURLOPT_USE_SSL, (long)CURLUSESSL_TRY);
+    curl_easy_setopt(c, CURLOPT_PRIVATE, job);
+    if (user[0]) {
+        curl_easy_setopt(c, CURLOPT_USERNAME, user);
+        curl_easy_setopt(c, CURLOPT_PASSWORD, pass);
+    }
+    /* A tenant's server is a tenant-given address: guard it like a webhook. */
+    if (in != NULL) {
+        job->guard.policy = hr_http_policy(job);
+        hr_ssrf_guard(c, &job->guard);
+        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+    }
+    snprintf(job->gate_key, sizeof job->gate_key, "smtp:%.240s", url);
+    job->rate_per_s = hr_integration_setting_int(in, "rate_per_s", cfg->providers_rate_smtp);
     return 0;
 }
 
 /* SMTP replies: 5xx is permanent (bad mailbox, rejected), 4xx and transport
  * errors are transient. */
-static void smtp_classify(CURLcode rc, long code, hr_send_result_t *res)
+static int smtp_finish(hr_job_t *job, CURLcode rc, long code, hr_send_result_t *res)
 {
     res->response_code = code;
+    snprintf(res->provider_message_id, sizeof res->provider_message_id, "%s", job->scratch);
+    if (job->guard.blocked) {
+        res->breaker_neutral = true;
+        hr_provider_fail(res, HR_SEND_PERMANENT, "ssrf_refused: %s", job->guard.why);
+        return 0;
+    }
     if (rc == CURLE_OK) {
         res->outcome = HR_SEND_OK;
-        return;
+        return 0;
     }
-    res->outcome = code >= 500 && code < 600 ? HR_SEND_PERMANENT : HR_SEND_TRANSIENT;
+    hr_provider_fail(res, code >= 500 && code < 600 ? HR_SEND_PERMANENT : HR_SEND_TRANSIENT,
+                     "smtp_%ld: %.400s", code, job->errbuf[0] ? job->errbuf : curl_easy_strerror(rc));
+    return 0;
 }
 
-static void smtp_send(void *state, const hr_message_t *m, hr_send_result_t *res)
-{
-    smtp_state_t *s = state;
-    const hr_config_t *cfg = s->cfg;
-    char from_addr[256], rcpt[300], errbuf[CURL_ERROR_SIZE] = "";
-    hr_mime_address(cfg->email_from, from_addr, sizeof from_addr);
-    snprintf(rcpt, sizeof rcpt, "<%s>", m->address);
-    char *msg = hr_mime_email(m, cfg->email_from, res->provider_message_id,
-                              sizeof res->provider_message_id);
-    smtp_upload_t up = {msg, strlen(msg), 0};
-    struct curl_slist *rcpts = curl_slist_append(NULL, rcpt);
-    char from[300];
-    snprintf(from, sizeof from, "<%s>", from_addr);
-
-    CURL *c = s->curl;
-    curl_easy_reset(c);
-    curl_easy_setopt(c, CURLOPT_URL, cfg->email_smtp_url);
-    curl_easy_setopt(c, CURLOPT_MAIL_FROM, from);
-    curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rcpts);
-    curl_easy_setopt(c, CURLOPT_READFUNCTION, smtp_read);
-    curl_easy_setopt(c, CURLOPT_READDATA, &up);
-    curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)up.len);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, cfg->email_timeout_ms);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, cfg->email_timeout_ms);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(c, CURLOPT_USE_SSL, (long)CURLUSESSL_TRY);
-    if (cfg->email_smtp_user[0]) {
-        curl_easy_setopt(c, CURLOPT_USERNAME, cfg->email_smtp_user);
-        curl_easy_setopt(c, CURLOPT_PASSWORD, cfg->email_smtp_password);
-    }
-    curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, s->fresh ? 1L : 0L);
-    CURLcode rc = curl_easy_perform(c);
-    s->fresh = rc != CURLE_OK;
-    long code = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-    smtp_classify(rc, code, res);
-    if (rc != CURLE_OK)
-        snprintf(res->error, sizeof res->error, "smtp: %.400s (%ld)",
-                 errbuf[0] ? errbuf : curl_easy_strerror(rc), code);
-    curl_slist_free_all(rcpts);
-    free(msg);
-}
-
-static void smtp_close(void *state)
-{
-    smtp_state_t *s = state;
-    if (s == NULL)
-        return;
-    curl_easy_cleanup(s->curl);
-    free(s);
-}
-
-const hr_provider_ops_t hr_provider_smtp = {"smtp", smtp_open, smtp_send, smtp_close};
+const hr_provider_ops_t hr_provider_smtp = {
+    .name = "smtp", .prepare = smtp_prepare, .finish = smtp_finish};

@@ -1,0 +1,75 @@
+"""Email through the real SMTP server of the test stack (aiosmtpd): the stored
+message is parsed and its MIME structure, headers and encodings checked —
+multipart/alternative with a text and an HTML part, Message-ID (the delivery's
+provider message id), Date, From/Reply-To, RFC 2047 encoded non-ASCII subject
+and names, List-Unsubscribe. Also a per-environment SMTP integration."""
+
+import email.utils
+import os
+
+import herald_helpers as h
+import provider_helpers as ph
+
+
+def raw_message(to):
+    """The raw bytes of the stored message to `to`."""
+    maildir = h.env("HERALD_SMTP_MAILDIR")
+    for sub in ("new", "cur"):
+        d = os.path.join(maildir, sub)
+        for name in sorted(os.listdir(d)):
+            with open(os.path.join(d, name), "rb") as f:
+                data = f.read()
+            if to.encode() in data:
+                return data
+    return None
+
+
+def test_mime_structure_headers_and_encodings(tenant, db):
+    to = h.unique_email("mime")
+    subject = "Größe ✓ — café order shipped"
+    nid = ph.send(tenant.key, h.unique_user_id(), ["email"], title=subject, body="Ça marche: <ok> & ✓",
+                  data={"order": 1234, "unsubscribe_url": "https://example.com/unsub?u=1"}, email=to)
+    d = ph.wait_delivery(tenant.key, nid, "email", "sent")
+    with db.cursor() as cur:  # the end of DATA was recorded as the point of no return
+        cur.execute("SELECT handed_over_at IS NOT NULL FROM deliveries WHERE id = %s", (d["id"],))
+        assert cur.fetchone()[0] is True
+    msg = h.wait_for_mail(to)
+    raw = raw_message(to)
+    head = raw.split(b"\r\n\r\n", 1)[0] if b"\r\n\r\n" in raw else raw.split(b"\n\n", 1)[0]
+    # encoded words in the raw header, the decoded subject as sent
+    assert b"=?UTF-8?B?" in head, head
+    assert str(msg["Subject"]) == subject or subject in str(msg["Subject"]), msg["Subject"]
+    assert msg["Message-ID"] == d["provider_message_id"], (msg["Message-ID"], d)
+    assert email.utils.parsedate_to_datetime(msg["Date"]) is not None
+    assert msg["MIME-Version"] == "1.0"
+    assert msg["List-Unsubscribe"] == "<https://example.com/unsub?u=1>"
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert msg.get_content_type() == "multipart/alternative"
+    parts = list(msg.iter_parts())
+    assert [p.get_content_type() for p in parts] == ["text/plain", "text/html"]
+    for p in parts:
+        assert p.get_content_charset() == "utf-8"
+        assert p["Content-Transfer-Encoding"] == "base64"
+    text = parts[0].get_content()
+    html = parts[1].get_content()
+    assert "Ça marche: <ok> & ✓" in text
+    assert "Ça marche: &lt;ok&gt; &amp; ✓" in html
+    assert "1234" in text and "1234" in html
+
+
+def test_smtp_integration_from_reply_to(tenant):
+    smtp_port = h.env("HERALD_SMTP_PORT")
+    ph.put_integration(tenant.key, "email", "smtp", {},
+                       {"smtp_url": f"smtp://127.0.0.1:{smtp_port}",
+                        "from": "Équipe Café <team@example.com>", "reply_to": "Support <help@example.com>"})
+    to = h.unique_email("integ")
+    nid = ph.send(tenant.key, h.unique_user_id(), ["email"], title="Plain subject", email=to)
+    d = ph.wait_delivery(tenant.key, nid, "email", "sent")
+    msg = h.wait_for_mail(to)
+    raw = raw_message(to)
+    assert b"From: =?UTF-8?B?" in raw, raw[:400]
+    assert msg["From"].addresses[0].display_name == "Équipe Café"
+    assert msg["From"].addresses[0].addr_spec == "team@example.com"
+    assert msg["Reply-To"].addresses[0].addr_spec == "help@example.com"
+    assert msg["Message-ID"] == d["provider_message_id"]
+    assert msg["Message-ID"].endswith("@example.com>")

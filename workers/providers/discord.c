@@ -1,0 +1,131 @@
+/* discord: a rich embed (title, description, colour, one field per data
+ * member) sent either to a webhook URL (the user's address; execute with
+ * ?wait=true so the message id comes back) or as a bot direct message:
+ * POST /users/@me/channels {recipient_id} opens the DM channel, then POST
+ * /channels/{id}/messages posts the embed. 429 carries retry_after
+ * (seconds, fractional) in the JSON body. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jsonutil.h"
+#include "log.h"
+#include "provider.h"
+
+static json_t *discord_embed(const hr_job_t *job)
+{
+    const hr_message_t *m = &job->msg;
+    long color = hr_integration_setting_int(job->integ, "color", 0x4f46e5);
+    const json_t *c = json_object_get(m->data, "color");
+    if (json_is_integer(c))
+        color = (long)json_integer_value(c);
+    json_t *fields = json_array();
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)m->data, key, v) {
+        if (json_array_size(fields) == 25 || strcmp(key, "color") == 0)
+            continue;
+        char *t = hr_provider_data_text(v);
+        if (t[0] == '\0') { /* Discord refuses empty field values */
+            free(t);
+            t = strdup("-");
+            hr_assert(t != NULL);
+        }
+        json_array_append_new(fields, json_pack("{s:s%, s:s%, s:b}", "name", key,
+                                                hr_provider_utf8_cut(key, 256), "value", t,
+                                                hr_provider_utf8_cut(t, 1024), "inline", 1));
+        free(t);
+    }
+    json_t *e = json_pack("{s:s%, s:i, s:o}", "title", m->title,
+                          hr_provider_utf8_cut(m->title, 256), "color", (int)color, "fields", fields);
+    hr_assert(e != NULL);
+    if (m->body[0] != '\0') /* an empty description is refused */
+        json_object_set_new(e, "description",
+                            json_stringn(m->body, hr_provider_utf8_cut(m->body, 4096)));
+    if (m->created_at[0])
+        json_object_set_new(e, "timestamp", json_string(m->created_at));
+    return json_pack("{s:[o]}", "embeds", e);
+}
+
+static void discord_post_embed(hr_job_t *job, const char *url)
+{
+    json_t *doc = discord_embed(job);
+    hr_http_begin(job, "POST", url, hr_json_dump(doc), "application/json");
+    json_decref(doc);
+}
+
+static int discord_prepare(hr_job_t *job, hr_send_result_t *res)
+{
+    const char *addr = job->msg.address;
+    job->rate_per_s = hr_integration_setting_int(job->integ, "rate_per_s",
+                                                 job->cfg->providers_rate_discord);
+    if (strncmp(addr, "https://", 8) == 0 || strncmp(addr, "http://", 7) == 0) {
+        char url[1024];
+        snprintf(url, sizeof url, "%s%swait=true", addr, strchr(addr, '?') ? "&" : "?");
+        discord_post_embed(job, url);
+        job->step = 0;
+        snprintf(job->gate_key, sizeof job->gate_key, "discord:%.240s", addr);
+        return 0;
+    }
+    const char *token = hr_integration_cred(job->integ, "bot_token", NULL);
+    if (token == NULL) {
+        hr_provider_fail(res, HR_SEND_PERMANENT, "not_configured: the integration has no bot_token");
+        return -1;
+    }
+    char base[512], url[1024];
+    hr_http_base(job, "https://discord.com/api/v10", base, sizeof base);
+    snprintf(url, sizeof url, "%s/users/@me/channels", base);
+    json_t *doc = json_pack("{s:s}", "recipient_id", addr);
+    hr_http_begin(job, "POST", url, hr_json_dump(doc), "application/json");
+    json_decref(doc);
+    hr_http_header(job, "Authorization: Bot %s", token);
+    job->step = 1;
+    snprintf(job->gate_key, sizeof job->gate_key, "discord:%.200s/bot:%.16s", base, token);
+    return 0;
+}
+
+static int discord_finish(hr_job_t *job, CURLcode rc, long status, hr_send_result_t *res)
+{
+    hr_http_classify(job, rc, status, res);
+    if (rc != CURLE_OK || job->guard.blocked)
+        return 0;
+    json_t *doc = hr_http_json(job);
+    if (res->outcome != HR_SEND_OK) {
+        const json_t *ra = json_object_get(doc, "retry_after");
+        if (json_is_number(ra))
+            res->retry_after_ms = (long)(json_number_value(ra) * 1000.0);
+        const char *msg = hr_json_str(doc, "message");
+        if (msg != NULL)
+            hr_provider_fail(res, res->outcome, "discord_%lld: %.400s",
+                             (long long)json_integer_value(json_object_get(doc, "code")), msg);
+        json_decref(doc);
+        return 0;
+    }
+    const char *id = hr_json_str(doc, "id");
+    if (id == NULL) {
+        if (job->step == 1)
+            hr_provider_fail(res, HR_SEND_TRANSIENT, "bad_response: HTTP %ld without a DM channel id", status);
+        else
+            snprintf(res->error, sizeof res->error, "bad_response: HTTP %ld without a message id (treated as sent)", status);
+        json_decref(doc);
+        return 0;
+    }
+    if (job->step == 1) {
+        /* The DM channel is open: post the embed to it. */
+        char base[512], url[1024];
+        const char *token = hr_integration_cred(job->integ, "bot_token", "");
+        hr_http_base(job, "https://discord.com/api/v10", base, sizeof base);
+        snprintf(url, sizeof url, "%s/channels/%s/messages", base, id);
+        json_decref(doc);
+        discord_post_embed(job, url);
+        hr_http_header(job, "Authorization: Bot %s", token);
+        job->step = 2;
+        return 1;
+    }
+    snprintf(res->provider_message_id, sizeof res->provider_message_id, "%s", id);
+    json_decref(doc);
+    return 0;
+}
+
+const hr_provider_ops_t hr_provider_discord = {
+    .name = "discord", .prepare = discord_prepare, .finish = discord_finish};

@@ -1,0 +1,98 @@
+/* twilio: SMS through Twilio's Messages API — a form POST to
+ * /2010-04-01/Accounts/{AccountSid}/Messages.json with basic auth (account
+ * SID, auth token); From is the integration's number (or MessagingServiceSid).
+ * Long texts are left to Twilio's segmentation; the answer's num_segments is
+ * kept in the excerpt. Errors: {"code","message","more_info","status"}. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jsonutil.h"
+#include "log.h"
+#include "notification.h"
+#include "provider.h"
+#include "render.h"
+
+static void form_add(hr_buf_t *b, CURL *c, const char *k, const char *v)
+{
+    char *e = curl_easy_escape(c, v, 0);
+    hr_assert(e != NULL);
+    hr_buf_printf(b, "%s%s=%s", b->len ? "&" : "", k, e);
+    curl_free(e);
+}
+
+static int twilio_prepare(hr_job_t *job, hr_send_result_t *res)
+{
+    const char *sid = hr_integration_cred(job->integ, "account_sid", NULL);
+    const char *token = hr_integration_cred(job->integ, "auth_token", NULL);
+    const char *from = hr_integration_setting(job->integ, "from", NULL);
+    const char *svc = hr_integration_setting(job->integ, "messaging_service_sid", NULL);
+    if (sid == NULL || token == NULL || (from == NULL && svc == NULL)) {
+        hr_provider_fail(res, HR_SEND_PERMANENT,
+                         "not_configured: the integration needs account_sid, auth_token and from");
+        return -1;
+    }
+    if (!hr_valid_e164(job->msg.address)) {
+        hr_provider_fail(res, HR_SEND_PERMANENT, "invalid_address: %.100s is not E.164", job->msg.address);
+        return -1;
+    }
+    char base[512], url[1024];
+    hr_http_base(job, "https://api.twilio.com", base, sizeof base);
+    char *esid = curl_easy_escape(job->easy, sid, 0);
+    snprintf(url, sizeof url, "%s/2010-04-01/Accounts/%s/Messages.json", base, esid);
+    curl_free(esid);
+    hr_buf_t form = HR_BUF_INIT;
+    hr_buf_t text = HR_BUF_INIT;
+    /* The rendered text is the whole message (template or built-in layout). */
+    const hr_rendered_t *rd = job->msg.rendered;
+    if (rd != NULL && rd->text != NULL && rd->text[0] != '\0') {
+        hr_buf_puts(&text, rd->text);
+    } else {
+        hr_buf_puts(&text, job->msg.title);
+        if (job->msg.body[0])
+            hr_buf_printf(&text, "\n%s", job->msg.body);
+    }
+    form_add(&form, job->easy, "To", job->msg.address);
+    if (svc != NULL)
+        form_add(&form, job->easy, "MessagingServiceSid", svc);
+    else
+        form_add(&form, job->easy, "From", from);
+    form_add(&form, job->easy, "Body", text.data);
+    hr_buf_free(&text);
+    hr_http_begin(job, "POST", url, hr_buf_steal(&form), "application/x-www-form-urlencoded");
+    curl_easy_setopt(job->easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+    curl_easy_setopt(job->easy, CURLOPT_USERNAME, sid);
+    curl_easy_setopt(job->easy, CURLOPT_PASSWORD, token);
+    snprintf(job->gate_key, sizeof job->gate_key, "twilio:%.200s/%.40s", base, sid);
+    job->rate_per_s = hr_integration_setting_int(job->integ, "rate_per_s",
+                                                 job->cfg->providers_rate_twilio);
+    return 0;
+}
+
+static int twilio_finish(hr_job_t *job, CURLcode rc, long status, hr_send_result_t *res)
+{
+    hr_http_classify(job, rc, status, res);
+    if (rc != CURLE_OK || job->guard.blocked)
+        return 0;
+    json_t *doc = hr_http_json(job);
+    if (!json_is_object(doc)) {
+        if (res->outcome == HR_SEND_OK)
+            snprintf(res->error, sizeof res->error, "bad_response: HTTP %ld with a body that is not JSON (treated as sent)", status);
+    } else if (res->outcome == HR_SEND_OK) {
+        const char *msid = hr_json_str(doc, "sid");
+        if (msid == NULL)
+            snprintf(res->error, sizeof res->error, "bad_response: no message sid (treated as sent)");
+        else
+            snprintf(res->provider_message_id, sizeof res->provider_message_id, "%s", msid);
+    } else {
+        const char *msg = hr_json_str(doc, "message");
+        hr_provider_fail(res, res->outcome, "twilio_%lld: %.400s",
+                         (long long)json_integer_value(json_object_get(doc, "code")),
+                         msg ? msg : res->excerpt);
+    }
+    json_decref(doc);
+    return 0;
+}
+
+const hr_provider_ops_t hr_provider_twilio = {
+    .name = "twilio", .prepare = twilio_prepare, .finish = twilio_finish};
