@@ -38,13 +38,23 @@ int hr_db_open(hr_db_t *db, const char *conninfo, char *err, size_t errlen)
     return 0;
 }
 
-/* An idle connection has nothing to read unless the server went away (or
- * sent a notice): let libpq consume it and look at the status again. */
+/* An idle connection has nothing to read unless the server went away (a
+ * restart sends "terminating connection" and closes): reconnect at once
+ * rather than fail the next statement. */
 static void db_check_idle(hr_db_t *db)
 {
     struct pollfd p = {.fd = PQsocket(db->conn), .events = POLLIN | POLLRDHUP};
-    if (p.fd >= 0 && poll(&p, 1, 0) > 0 && p.revents != 0)
-        PQconsumeInput(db->conn);
+    if (p.fd < 0 || poll(&p, 1, 0) <= 0 || p.revents == 0)
+        return;
+    if (PQconsumeInput(db->conn) == 0 || (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) ||
+        PQstatus(db->conn) != CONNECTION_OK) {
+        PQreset(db->conn);
+        return;
+    }
+    /* Anything else read here is a notice or notification: drop it. */
+    PGnotify *n;
+    while ((n = PQnotifies(db->conn)) != NULL)
+        PQfreemem(n);
 }
 
 int hr_db_ensure(hr_db_t *db, char *err, size_t errlen)
@@ -77,6 +87,36 @@ PGresult *hr_db_exec(hr_db_t *db, const char *sql, int nparams, const char *cons
     return NULL;
 }
 
+PGresult *hr_db_exec_prepared(hr_db_t *db, const char *name, const char *sql, int nparams,
+                              const char *const *params, char *err, size_t errlen)
+{
+    if (hr_db_ensure(db, err, errlen) != 0)
+        return NULL;
+    if (PQtransactionStatus(db->conn) != PQTRANS_IDLE)
+        return hr_db_exec(db, sql, nparams, params, err, errlen);
+    for (int attempt = 0;; attempt++) {
+        PGresult *res = PQexecPrepared(db->conn, name, nparams, params, NULL, NULL, 0);
+        ExecStatusType st = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+        if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+            return res;
+        /* 26000: not prepared in this session (first use, or reconnected) */
+        const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+        if (attempt > 0 || state == NULL || strcmp(state, "26000") != 0) {
+            db_errmsg(db, res, err, errlen);
+            PQclear(res);
+            return NULL;
+        }
+        PQclear(res);
+        res = PQprepare(db->conn, name, sql, nparams, NULL);
+        if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
+            db_errmsg(db, res, err, errlen);
+            PQclear(res);
+            return NULL;
+        }
+        PQclear(res);
+    }
+}
+
 int hr_db_run(hr_db_t *db, const char *sql, int nparams, const char *const *params, char *err,
               size_t errlen)
 {
@@ -85,6 +125,21 @@ int hr_db_run(hr_db_t *db, const char *sql, int nparams, const char *const *para
         return -1;
     PQclear(res);
     return 0;
+}
+
+bool hr_db_err_lasting(const char *err)
+{
+    /* db_errmsg puts the five-character SQLSTATE first when there is one */
+    if (strlen(err) < 7 || err[5] != ':' || err[6] != ' ')
+        return false;
+    for (int i = 0; i < 5; i++)
+        if (!((err[i] >= '0' && err[i] <= '9') || (err[i] >= 'A' && err[i] <= 'Z')))
+            return false;
+    static const char *const passing[] = {"08", "40", "53", "55", "57", "58", "XX"};
+    for (size_t i = 0; i < sizeof passing / sizeof passing[0]; i++)
+        if (strncmp(err, passing[i], 2) == 0)
+            return false;
+    return true;
 }
 
 void hr_db_rollback(hr_db_t *db)

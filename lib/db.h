@@ -4,6 +4,7 @@
 #define HR_DB_H
 
 #include <libpq-fe.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct hr_db {
@@ -24,10 +25,23 @@ int hr_db_ensure(hr_db_t *db, char *err, size_t errlen) __attribute__((warn_unus
 PGresult *hr_db_exec(hr_db_t *db, const char *sql, int nparams, const char *const *params,
                      char *err, size_t errlen) __attribute__((warn_unused_result));
 
+/* hr_db_exec of a statement prepared once per session under name: for hot
+ * queries whose planning costs more than their run (partitioned tables).
+ * The first use in a session prepares it; inside a transaction block it
+ * runs unprepared (a failed first try would abort the transaction). */
+PGresult *hr_db_exec_prepared(hr_db_t *db, const char *name, const char *sql, int nparams,
+                              const char *const *params, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
 /* Runs a statement that returns no rows; 0 or -1 with err. */
 int hr_db_run(hr_db_t *db, const char *sql, int nparams, const char *const *params, char *err,
               size_t errlen) __attribute__((warn_unused_result));
 
+/* Whether err (as filled in above) names a refusal that running the same
+ * statement again will not change: a constraint, data or syntax error on a
+ * working connection. Lost connections, serialization failures, deadlocks,
+ * shutdowns and resource shortages are worth retrying. */
+bool hr_db_err_lasting(const char *err);
 
 /* Rolls back the open transaction, if any; errors are ignored (a broken
  * connection has no transaction left to roll back). */

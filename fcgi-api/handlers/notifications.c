@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "channel.h"
 #include "enqueue.h"
@@ -30,7 +31,20 @@ static void notif_limited(hr_req_t *r, const hr_enqueue_limits_t *lim)
                           strcmp(lim->code, "quota_exceeded") == 0
                               ? "the monthly quota is used up; nothing was accepted"
                               : "too many requests; nothing was accepted, retry later");
+    if (strcmp(lim->code, "quota_exceeded") == 0) {
+        time_t reset = time(NULL) + lim->reset_s;
+        struct tm tm;
+        char when[32];
+        gmtime_r(&reset, &tm);
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        json_object_set_new(e, "reset_at", json_string(when));
+    }
     hr_req_reply(r, 429, json_pack("{s:o}", "error", e), headers);
+}
+
+static void notif_revoked(hr_req_t *r)
+{
+    hr_req_error(r, 401, "unauthorized", "the API key is not valid", NULL);
 }
 
 static void notif_unavailable(hr_req_t *r, const char *err)
@@ -90,6 +104,9 @@ static void notification_create(hr_req_t *r)
         break;
     case HR_ENQ_LIMITED:
         notif_limited(r, &lim);
+        break;
+    case HR_ENQ_REVOKED:
+        notif_revoked(r);
         break;
     case HR_ENQ_OK:
         if (item.outcome == HR_ENQ_CONFLICT) {
@@ -177,6 +194,10 @@ static void notification_batch(hr_req_t *r)
             notif_limited(r, &lim);
             goto done;
         }
+        if (st == HR_ENQ_REVOKED) {
+            notif_revoked(r);
+            goto done;
+        }
         for (size_t k = 0; k < nvalid; k++) {
             const hr_enqueue_item_t *it = &items[k];
             json_t *res;
@@ -248,6 +269,14 @@ static void notification_get(hr_req_t *r)
     for (char *c = id; *c; c++)
         *c = (char)tolower((unsigned char)*c);
     char err[256];
+    /* The pending marker is read before the row: the router stores the row
+     * first and drops the marker after, so whichever way the race goes one
+     * of the two reads sees the notification. */
+    redisReply *rep = hr_redis_cmd(&r->app->redis, err, sizeof err, "GET " HR_PENDING_PREFIX "%s", id);
+    bool pending = rep != NULL && rep->type == REDIS_REPLY_STRING &&
+                   strcmp(rep->str, r->auth.environment_id) == 0;
+    if (rep != NULL)
+        freeReplyObject(rep);
     const char *params[2] = {id, r->auth.environment_id};
     PGresult *res = hr_db_exec(&r->app->db, get_sql, 2, params, err, sizeof err);
     if (res == NULL) {
@@ -263,12 +292,6 @@ static void notification_get(hr_req_t *r)
         return;
     }
     PQclear(res);
-    /* Not stored yet: accepted work is visible from its pending marker. */
-    redisReply *rep = hr_redis_cmd(&r->app->redis, err, sizeof err, "GET " HR_PENDING_PREFIX "%s", id);
-    bool pending = rep != NULL && rep->type == REDIS_REPLY_STRING &&
-                   strcmp(rep->str, r->auth.environment_id) == 0;
-    if (rep != NULL)
-        freeReplyObject(rep);
     if (pending)
         hr_req_reply(r, 200,
                      json_pack("{s:s, s:s, s:[]}", "id", id, "status", "accepted", "deliveries"),
