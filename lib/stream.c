@@ -68,9 +68,9 @@ static int stream_group(hr_consumer_t *c, long count, const char *from, long blo
     argv[argc++] = "STREAMS";
     argv[argc++] = c->stream;
     argv[argc++] = from;
-    hr_redis_set_timeout(c->redis, block_ms + c->redis->timeout_ms);
+    hr_redis_set_timeout(c->redis, block_ms + c->redis->cfg->redis_timeout_ms);
     redisReply *rep = hr_redis_argv(c->redis, argc, argv, NULL, err, errlen);
-    hr_redis_set_timeout(c->redis, c->redis->timeout_ms);
+    hr_redis_set_timeout(c->redis, c->redis->cfg->redis_timeout_ms);
     if (rep == NULL)
         return -1;
     if (rep->type == REDIS_REPLY_ERROR) {
@@ -112,6 +112,22 @@ static int stream_autoclaim(hr_consumer_t *c, long count, hr_stream_batch_t *out
     out->claimed = true;
     if (rep->element[1]->type == REDIS_REPLY_ARRAY)
         stream_parse(rep->element[1], out);
+    return 0;
+}
+
+int hr_consumer_claim(hr_consumer_t *c, long count, hr_stream_batch_t *out, char *err,
+                      size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    if (!c->have_group) {
+        if (hr_redis_group(c->redis, c->stream, c->group, err, errlen) != 0)
+            return -1;
+        c->have_group = true;
+    }
+    if (stream_autoclaim(c, count, out, err, errlen) != 0) {
+        c->have_group = false;
+        return -1;
+    }
     return 0;
 }
 

@@ -49,6 +49,12 @@ void hr_consumer_init(hr_consumer_t *c, hr_redis_t *redis, const char *stream, c
 int hr_consumer_read(hr_consumer_t *c, long count, long block_ms, hr_stream_batch_t *out,
                      char *err, size_t errlen) __attribute__((warn_unused_result));
 
+/* Takes over up to count entries idle at least claim_idle_ms in any consumer
+ * of the group (XAUTOCLAIM, continuing from where the last call stopped),
+ * without reading new ones. Returns 0 (out->n may be 0) or -1 with err. */
+int hr_consumer_claim(hr_consumer_t *c, long count, hr_stream_batch_t *out, char *err,
+                      size_t errlen) __attribute__((warn_unused_result));
+
 /* One step of a consumer's loop: waits out the current backoff, creates the
  * group when needed, and reads a batch. Returns 1 with a batch to process
  * (free it with hr_stream_batch_free), or 0 when there is nothing to do now

@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "channel.h"
 #include "log.h"
@@ -47,6 +48,34 @@ static const char *const partitions_sql =
     "SELECT herald_ensure_partitions(now(), 2),"
     " herald_drop_partitions(now() - make_interval(days => $1::int))";
 
+/* Ingest entries read by a router that then died stay in its pending list.
+ * A living router takes them over after router_claim_idle_ms; the sweeper
+ * waits twice as long, so it only steps in when no router is left to do it
+ * (all stopped, or all stuck), and stores them the way a router would. */
+static int sweeper_rescue_ingest(hr_sweeper_t *s, char *err, size_t errlen)
+{
+    hr_router_t *rt = &s->rescue;
+    rt->consumer.claim_idle_ms = 2 * s->cfg->router_claim_idle_ms;
+    int stored = 0;
+    for (int round = 0; round < 20 && !hr_proc_stop; round++) {
+        hr_stream_batch_t batch;
+        if (hr_consumer_claim(&rt->consumer, s->cfg->router_batch, &batch, err, errlen) != 0)
+            return -1;
+        size_t n = batch.n;
+        int rc = n > 0 ? hr_router_process(rt, &batch, err, errlen) : 0;
+        hr_stream_batch_free(&batch);
+        if (rc != 0)
+            return -1;
+        stored += (int)n;
+        if (strcmp(rt->consumer.claim_cursor, "0-0") == 0)
+            break;
+    }
+    if (stored > 0)
+        hr_log_json(HR_LOG_WARN, NULL, "ingest entries of a dead router stored",
+                    json_pack("{s:i}", "count", stored));
+    return 0;
+}
+
 int hr_sweeper_pass(hr_sweeper_t *s, char *err, size_t errlen)
 {
     /* After an outage, leases that ran out meanwhile belong to workers that
@@ -60,6 +89,8 @@ int hr_sweeper_pass(hr_sweeper_t *s, char *err, size_t errlen)
     if (ping == NULL)
         return -1;
     freeReplyObject(ping);
+    if (sweeper_rescue_ingest(s, err, errlen) != 0)
+        return -1;
     char after[24];
     snprintf(after, sizeof after, "%ld", s->cfg->sweeper_requeue_after_s);
     const char *p[1] = {after};
@@ -99,9 +130,19 @@ int hr_sweeper_pass(hr_sweeper_t *s, char *err, size_t errlen)
 int hr_sweeper_run(hr_sweeper_t *s, const char *config_path)
 {
     char err[512];
-    hr_redis_init(&s->redis, s->cfg->redis_host, (int)s->cfg->redis_port, s->cfg->redis_socket,
-                  s->cfg->redis_timeout_ms);
+    hr_redis_init(&s->redis, s->cfg);
     snprintf(s->db.conninfo, sizeof s->db.conninfo, "%s", s->cfg->pg_conninfo);
+    /* The rescue router has connections of its own, as a router would; its
+     * consumer name tells its entries apart from a real router's in XINFO. */
+    hr_router_t *rt = &s->rescue;
+    rt->cfg = s->cfg;
+    hr_redis_init(&rt->redis, s->cfg);
+    snprintf(rt->db.conninfo, sizeof rt->db.conninfo, "%s", s->cfg->pg_conninfo);
+    char name[128], host[64] = "localhost";
+    (void)gethostname(host, sizeof host - 1);
+    snprintf(name, sizeof name, "sweeper-%s-%ld", host, (long)getpid());
+    hr_consumer_init(&rt->consumer, &rt->redis, HR_STREAM_INGEST, HR_GROUP_INGEST, name,
+                     2 * s->cfg->router_claim_idle_ms);
     hr_log_info("sweeper started");
     while (!hr_proc_stop) {
         hr_proc_check_reload(s->cfg, config_path);
@@ -112,6 +153,8 @@ int hr_sweeper_run(hr_sweeper_t *s, const char *config_path)
         hr_proc_sleep_ms(s->cfg->sweeper_interval_ms);
     }
     hr_log_info("sweeper stopped");
+    hr_db_close(&rt->db);
+    hr_redis_close(&rt->redis);
     hr_db_close(&s->db);
     hr_redis_close(&s->redis);
     return 0;

@@ -1,6 +1,7 @@
 /* sweeper: the safety net. Correctness never depends on a stream entry
  * surviving: the sweeper puts due retries back on their streams, re-queues
- * deliveries Redis lost, returns expired leases, and drops old data. */
+ * deliveries Redis lost, returns expired leases, stores ingest entries left
+ * in a dead router, and drops old data. */
 #ifndef HR_SWEEPER_H
 #define HR_SWEEPER_H
 
@@ -9,6 +10,7 @@
 #include "config.h"
 #include "db.h"
 #include "redis.h"
+#include "router.h"
 
 typedef struct hr_sweeper {
     hr_config_t *cfg;
@@ -16,6 +18,7 @@ typedef struct hr_sweeper {
     hr_redis_t redis;
     time_t last_retention;
     time_t lease_hold_until; /* no lease expiry before this (set by an outage) */
+    hr_router_t rescue;      /* stores ingest entries a dead router left behind */
 } hr_sweeper_t;
 
 /* One pass. Returns the number of deliveries put on streams, or -1. */

@@ -9,6 +9,7 @@ import sys
 
 import psycopg2
 import pytest
+import redis
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
 import herald_helpers as h  # noqa: E402
@@ -29,3 +30,12 @@ def db():
     conn.autocommit = True
     yield conn
     conn.close()
+
+
+@pytest.fixture(scope="session")
+def rds():
+    client = redis.Redis(host=h.env("HERALD_REDIS_HOST"), port=int(h.env("HERALD_REDIS_PORT")),
+                         password=os.environ.get("HERALD_REDIS_PASSWORD") or None,
+                         decode_responses=True, socket_timeout=10)
+    yield client
+    client.close()
