@@ -74,8 +74,7 @@ static int api_child(hr_app_t *app, int fd)
     hr_arena_init(&arena, 64 * 1024);
     if (hr_db_open(&app->db, app->cfg.pg_conninfo, err, sizeof err) != 0)
         hr_log_warn("postgres not reachable yet: %s", err);
-    hr_redis_init(&app->redis, app->cfg.redis_host, (int)app->cfg.redis_port,
-                  app->cfg.redis_socket, app->cfg.redis_timeout_ms);
+    hr_redis_init(&app->redis, &app->cfg);
     if (hr_redis_ensure(&app->redis, err, sizeof err) != 0)
         hr_log_warn("redis not reachable yet: %s", err);
 

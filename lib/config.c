@@ -47,6 +47,8 @@ static const cfg_def_t cfg_defs[] = {
     S("redis", "socket", redis_socket, "", false, "Redis unix socket; used instead of host/port when set."),
     I("redis", "timeout_ms", redis_timeout_ms, "2000", 10, 60000, false,
       "Connect and command timeout for Redis."),
+    S("redis", "password", redis_password, "", false,
+      "Password sent with AUTH on every Redis connection (Redis requirepass); empty: none."),
     S("postgres", "conninfo", pg_conninfo, "dbname=herald", false,
       "libpq connection string for PostgreSQL."),
     {"log", "level", CFG_LEVEL, "info", 0, 0, true, offsetof(hr_config_t, log_level),

@@ -21,6 +21,7 @@ typedef struct hr_config {
     long redis_port;
     char redis_socket[HR_CFG_STRLEN];
     long redis_timeout_ms;
+    char redis_password[HR_CFG_STRLEN];
     /* [postgres] */
     char pg_conninfo[HR_CFG_STRLEN];
     /* [log] */

@@ -8,20 +8,47 @@
 #include <stdlib.h>
 #include <string.h>
 
-void hr_redis_init(hr_redis_t *r, const char *host, int port, const char *socket_path,
-                   long timeout_ms)
+void hr_redis_init(hr_redis_t *r, const hr_config_t *cfg)
 {
     memset(r, 0, sizeof *r);
-    snprintf(r->host, sizeof r->host, "%s", host);
-    r->port = port;
-    snprintf(r->socket, sizeof r->socket, "%s", socket_path ? socket_path : "");
-    r->timeout_ms = timeout_ms;
+    r->cfg = cfg;
 }
 
 static struct timeval redis_tv(long ms)
 {
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
     return tv;
+}
+
+redisContext *hr_redis_connect(const hr_config_t *cfg, char *err, size_t errlen)
+{
+    struct timeval tv = redis_tv(cfg->redis_timeout_ms);
+    redisContext *c = cfg->redis_socket[0]
+                          ? redisConnectUnixWithTimeout(cfg->redis_socket, tv)
+                          : redisConnectWithTimeout(cfg->redis_host, (int)cfg->redis_port, tv);
+    if (c == NULL || c->err) {
+        snprintf(err, errlen, "redis connect: %s", c ? c->errstr : "out of memory");
+        goto fail;
+    }
+    redisSetTimeout(c, tv);
+    if (cfg->redis_password[0] == '\0')
+        return c;
+    /* The password goes as its own argument: never formatted, never logged. */
+    const char *argv[2] = {"AUTH", cfg->redis_password};
+    redisReply *rep = redisCommandArgv(c, 2, argv, NULL);
+    if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
+        snprintf(err, errlen, "redis AUTH: %s",
+                 rep != NULL ? rep->str : (c->errstr[0] ? c->errstr : "I/O error"));
+        if (rep != NULL)
+            freeReplyObject(rep);
+        goto fail;
+    }
+    freeReplyObject(rep);
+    return c;
+fail:
+    if (c != NULL)
+        redisFree(c);
+    return NULL;
 }
 
 /* True when the peer closed an idle connection (Redis restarted): RESP2
@@ -38,16 +65,8 @@ int hr_redis_ensure(hr_redis_t *r, char *err, size_t errlen)
     if (r->ctx != NULL && r->ctx->err == 0 && !redis_peer_closed(r->ctx))
         return 0;
     hr_redis_close(r);
-    struct timeval tv = redis_tv(r->timeout_ms);
-    r->ctx = r->socket[0] ? redisConnectUnixWithTimeout(r->socket, tv)
-                          : redisConnectWithTimeout(r->host, r->port, tv);
-    if (r->ctx == NULL || r->ctx->err) {
-        snprintf(err, errlen, "redis connect: %s", r->ctx ? r->ctx->errstr : "out of memory");
-        hr_redis_close(r);
-        return -1;
-    }
-    redisSetTimeout(r->ctx, tv);
-    return 0;
+    r->ctx = hr_redis_connect(r->cfg, err, errlen);
+    return r->ctx != NULL ? 0 : -1;
 }
 
 void hr_redis_set_timeout(hr_redis_t *r, long ms)

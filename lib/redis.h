@@ -6,12 +6,11 @@
 #include <hiredis/hiredis.h>
 #include <stddef.h>
 
+#include "config.h"
+
 typedef struct hr_redis {
     redisContext *ctx;
-    char host[256];
-    int port;
-    char socket[256];
-    long timeout_ms;
+    const hr_config_t *cfg; /* where Redis is; not owned */
 } hr_redis_t;
 
 typedef struct hr_redis_script {
@@ -19,9 +18,16 @@ typedef struct hr_redis_script {
     char sha[41]; /* filled on first use */
 } hr_redis_script_t;
 
-/* Remembers where Redis is; connects lazily. */
-void hr_redis_init(hr_redis_t *r, const char *host, int port, const char *socket_path,
-                   long timeout_ms);
+/* Remembers where Redis is ([redis] settings of cfg, which must outlive r);
+ * connects lazily. */
+void hr_redis_init(hr_redis_t *r, const hr_config_t *cfg);
+
+/* Opens a connection to the Redis of cfg ([redis] host/port or socket,
+ * timeout_ms for connect and commands) and authenticates with [redis]
+ * password when set. Returns the context (caller frees with redisFree), or
+ * NULL with the reason in err. */
+redisContext *hr_redis_connect(const hr_config_t *cfg, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 
 /* Connects if not connected. Returns 0, or -1 with the reason in err. */
 int hr_redis_ensure(hr_redis_t *r, char *err, size_t errlen) __attribute__((warn_unused_result));

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "redis.h"
 #include "rtpub.h"
 
 #define FANOUT_BLOCK_MS 1000
@@ -16,19 +17,15 @@
 
 static redisContext *fanout_connect(hr_rt_fanout_t *f)
 {
-    struct timeval tv = {f->timeout_ms / 1000, (f->timeout_ms % 1000) * 1000};
-    redisContext *c = f->socket[0] ? redisConnectUnixWithTimeout(f->socket, tv)
-                                   : redisConnectWithTimeout(f->host, f->port, tv);
-    if (c == NULL || c->err) {
-        if (c != NULL) {
-            hr_log_warn("fanout: redis: %s", c->errstr);
-            redisFree(c);
-        }
+    char err[256];
+    redisContext *c = hr_redis_connect(&f->cfg, err, sizeof err);
+    if (c == NULL) {
+        hr_log_warn("fanout: %s", err);
         return NULL;
     }
     /* A blocking read waits up to FANOUT_BLOCK_MS: allow for that. */
-    struct timeval rtv = {(FANOUT_BLOCK_MS + f->timeout_ms) / 1000,
-                          ((FANOUT_BLOCK_MS + f->timeout_ms) % 1000) * 1000};
+    long ms = FANOUT_BLOCK_MS + f->cfg.redis_timeout_ms;
+    struct timeval rtv = {ms / 1000, (ms % 1000) * 1000};
     redisSetTimeout(c, rtv);
     return c;
 }
@@ -172,17 +169,14 @@ static void *fanout_main(void *arg)
     return NULL;
 }
 
-int hr_rt_fanout_start(hr_rt_fanout_t *f, struct lws_context *ctx, const char *host, int port,
-                       const char *socket, long timeout_ms, size_t pre)
+int hr_rt_fanout_start(hr_rt_fanout_t *f, struct lws_context *ctx, const hr_config_t *cfg,
+                       size_t pre)
 {
     memset(f, 0, sizeof *f);
     pthread_mutex_init(&f->mu, NULL);
     pthread_cond_init(&f->cond, NULL);
     f->ctx = ctx;
-    snprintf(f->host, sizeof f->host, "%s", host);
-    f->port = port;
-    snprintf(f->socket, sizeof f->socket, "%s", socket);
-    f->timeout_ms = timeout_ms;
+    f->cfg = *cfg;
     f->pre = pre;
     f->max_pending = 65536;
     if (pthread_create(&f->thread, NULL, fanout_main, f) != 0)

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "config.h"
 #include "event.h"
 
 struct lws_context;
@@ -41,18 +42,15 @@ typedef struct hr_rt_fanout {
     size_t max_pending;      /* the reader waits above this */
     volatile int stop;
     struct lws_context *ctx;
-    char host[256];
-    int port;
-    char socket[256];
-    long timeout_ms;
+    hr_config_t cfg;         /* a copy: a reload in the lws thread never races the reader */
     size_t pre;              /* LWS_PRE */
     char last_id[48];        /* last entry read (reader thread only) */
     unsigned long long read; /* entries read (reader thread only) */
 } hr_rt_fanout_t;
 
 /* Starts the reader. Returns 0 or -1. */
-int hr_rt_fanout_start(hr_rt_fanout_t *f, struct lws_context *ctx, const char *host, int port,
-                       const char *socket, long timeout_ms, size_t pre)
+int hr_rt_fanout_start(hr_rt_fanout_t *f, struct lws_context *ctx, const hr_config_t *cfg,
+                       size_t pre)
     __attribute__((warn_unused_result));
 
 /* Takes every pending item (a list the caller frees with

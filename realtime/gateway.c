@@ -766,8 +766,7 @@ int hr_rt_gateway_run(hr_config_t *cfg, const char *config_path)
     hr_rt_rooms_init(&gw.rooms, 65536);
     if (hr_db_open(&gw.db, cfg->pg_conninfo, err, sizeof err) != 0)
         hr_log_warn("postgres not reachable yet: %s", err);
-    hr_redis_init(&gw.redis, cfg->redis_host, (int)cfg->redis_port, cfg->redis_socket,
-                  cfg->redis_timeout_ms);
+    hr_redis_init(&gw.redis, cfg);
 
     /* Our own listening socket: lws 4.1.6 cannot share a port (SO_REUSEPORT)
      * between processes; accepted connections are adopted into lws. */
@@ -813,8 +812,7 @@ int hr_rt_gateway_run(hr_config_t *cfg, const char *config_path)
         return 1;
     }
     bool fanout_started = false;
-    if (hr_rt_fanout_start(&gw.fanout, gw.ctx, cfg->redis_host, (int)cfg->redis_port,
-                           cfg->redis_socket, cfg->redis_timeout_ms, RT_PRE) != 0) {
+    if (hr_rt_fanout_start(&gw.fanout, gw.ctx, cfg, RT_PRE) != 0) {
         hr_log_error("cannot start the fan-out reader");
         goto fail;
     }

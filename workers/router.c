@@ -226,8 +226,7 @@ done:
 int hr_router_run(hr_router_t *rt, const char *config_path)
 {
     char err[512];
-    hr_redis_init(&rt->redis, rt->cfg->redis_host, (int)rt->cfg->redis_port, rt->cfg->redis_socket,
-                  rt->cfg->redis_timeout_ms);
+    hr_redis_init(&rt->redis, rt->cfg);
     snprintf(rt->db.conninfo, sizeof rt->db.conninfo, "%s", rt->cfg->pg_conninfo);
     hr_consumer_init(&rt->consumer, &rt->redis, HR_STREAM_INGEST, HR_GROUP_INGEST, NULL,
                      rt->cfg->router_claim_idle_ms);

@@ -45,7 +45,7 @@ hr_settings() {
     BUILD_DIR=$(abs_path "${HERALD_BUILD_DIR:-$HERALD_ROOT/build}")
     local st_smtp_set=''
     ST_HTTP_PORT='' ST_PG_PORT='' ST_REDIS_PORT='' ST_SMTP_URL='' ST_API_WORKERS=''
-    ST_BIN_DIR='' ST_API_SOCKET='' ST_HTTPS_PORT='' ST_RT_PORT=''
+    ST_BIN_DIR='' ST_API_SOCKET='' ST_HTTPS_PORT='' ST_RT_PORT='' ST_REDIS_PASSWORD=''
     if [[ -f $RUN_DIR/stack.env ]]; then
         # Written by hr_render_stack_env with printf %q: plain assignments.
         # shellcheck disable=SC1091
@@ -60,6 +60,8 @@ hr_settings() {
     HTTPS_PORT=${HERALD_HTTPS_PORT:-${st_https:-8443}}
     PG_PORT=${HERALD_PG_PORT:-${st_pg:-15432}}
     REDIS_PORT=${HERALD_REDIS_PORT:-${st_redis:-16379}}
+    # Redis AUTH (requirepass): none unless asked for; `test` always asks.
+    REDIS_PASSWORD=${HERALD_REDIS_PASSWORD:-${ST_REDIS_PASSWORD:-}}
     API_WORKERS=${HERALD_API_WORKERS:-${st_workers:-4}}
     if [[ -n ${HERALD_EMAIL_SMTP_URL+x} ]]; then
         SMTP_URL=$HERALD_EMAIL_SMTP_URL

@@ -63,7 +63,8 @@ hr_render_stack_env() {
             "$SMTP_URL" "$API_WORKERS" "$BIN_DIR" "$API_SOCKET"
         printf 'ST_RT_PORT=%q\n' "$RT_PORT"
         printf 'ST_HTTPS_PORT=%q\n' "$HTTPS_PORT"
-    } | write_if_changed "$RUN_DIR/stack.env"
+        printf 'ST_REDIS_PASSWORD=%q\n' "$REDIS_PASSWORD"
+    } | write_if_changed "$RUN_DIR/stack.env" 0600
 }
 
 hr_render_config() {
@@ -83,6 +84,7 @@ workers = $API_WORKERS
 [redis]
 host = 127.0.0.1
 port = $REDIS_PORT
+password = $REDIS_PASSWORD
 
 [postgres]
 conninfo = $PG_DSN
@@ -113,7 +115,8 @@ EOF
         printf 'export HERALD_CA_FILE=%q\n' "$CA_FILE"
         printf 'export HERALD_PG_PORT=%q\n' "$PG_PORT"
         printf 'export HERALD_RT_PORT=%q\n' "$RT_PORT"
-    } | write_if_changed "$RUN_DIR/env"
+        [[ -z $REDIS_PASSWORD ]] || printf 'export HERALD_REDIS_PASSWORD=%q\n' "$REDIS_PASSWORD"
+    } | write_if_changed "$RUN_DIR/env" 0600
 }
 
 # ---- PostgreSQL -------------------------------------------------------------------
@@ -323,7 +326,9 @@ stop_sups() {
 
 # ---- Redis ------------------------------------------------------------------------
 hr_render_redis() {
-    write_if_changed "$RUN_DIR/redis/redis.conf" <<EOF
+    local auth=''
+    [[ -z $REDIS_PASSWORD ]] || auth="requirepass $REDIS_PASSWORD"
+    write_if_changed "$RUN_DIR/redis/redis.conf" 0600 <<EOF
 # Redis for the Herald stack in $RUN_DIR (rendered by scripts/herald up).
 bind 127.0.0.1
 port $REDIS_PORT
@@ -337,11 +342,12 @@ save ""
 appendonly yes
 appendfsync always
 tcp-backlog 511
+$auth
 EOF
 }
 
 redis_ping() {
-    [[ $(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null) == PONG ]]
+    [[ $(REDISCLI_AUTH=$REDIS_PASSWORD redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null) == PONG ]]
 }
 
 hr_redis_start() {

@@ -47,6 +47,7 @@ def rds():
     client = redis.Redis(
         host=h.env("HERALD_REDIS_HOST"),
         port=int(h.env("HERALD_REDIS_PORT")),
+        password=os.environ.get("HERALD_REDIS_PASSWORD") or None,
         decode_responses=True,
         socket_timeout=10,
     )
