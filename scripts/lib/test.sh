@@ -118,11 +118,14 @@ hr_test_integration() {
     trap 'T_SIGNAL=INT; exit 130' INT
     trap 'T_SIGNAL=TERM; exit 143' TERM
 
-    local http_port pg_port redis_port smtp_port
+    local http_port https_port pg_port redis_port smtp_port
     free_port http_port
+    free_port https_port
     free_port pg_port
     free_port redis_port
     free_port smtp_port
+    local rt_port
+    free_port rt_port
     local maildir=$T_RUN/smtp-maildir
     mkdir -p "$T_RUN/logs" "$maildir"
     chmod o+x "$T_RUN"
@@ -138,41 +141,32 @@ hr_test_integration() {
     }
     say "test: SMTP server on 127.0.0.1:$smtp_port (pid $T_SMTP_PID), Maildir $maildir"
 
-    # The stack: a separate scripts/herald process with only these settings.
-    HERALD_RUN_DIR=$T_RUN HERALD_HTTP_PORT=$http_port HERALD_PG_PORT=$pg_port \
+    # The stack: a separate scripts/herald process with only these settings. Leases,
+    # timeouts and retry delays are short so the fault tests recover in seconds.
+    HERALD_RUN_DIR=$T_RUN HERALD_HTTP_PORT=$http_port HERALD_HTTPS_PORT=$https_port \
+        HERALD_RT_PORT=$rt_port \
+        HERALD_PG_PORT=$pg_port \
         HERALD_REDIS_PORT=$redis_port HERALD_EMAIL_SMTP_URL=smtp://127.0.0.1:$smtp_port \
+        HERALD_REDIS_PASSWORD="$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')" \
         HERALD_BUILD_DIR=$BUILD_DIR HERALD_SKIP_DEPS=1 HERALD_SKIP_BUILD=1 \
+        HERALD_WORKER_LEASE_S=10 HERALD_SWEEPER_REQUEUE_AFTER_S=5 HERALD_EMAIL_TIMEOUT_MS=3000 \
+        HERALD_WORKER_RETRY_BASE_MS=200 HERALD_WORKER_RETRY_CAP_MS=2000 \
+        HERALD_WORKER_MAX_ATTEMPTS=40 HERALD_WORKER_CLAIM_IDLE_MS=5000 \
+        HERALD_ROUTER_CLAIM_IDLE_MS=5000 \
+        HERALD_PROVIDERS_PRIVATE_TARGETS=loopback HERALD_WORKER_HTTP_TIMEOUT_MS=2000 \
+        HERALD_WORKER_BREAKER_COOLDOWN_MS=3000 \
+        HERALD_PASS_ENV="${HERALD_PASS_ENV:-} HERALD_WORKER_LEASE_S HERALD_SWEEPER_REQUEUE_AFTER_S \
+HERALD_EMAIL_TIMEOUT_MS HERALD_WORKER_RETRY_BASE_MS HERALD_WORKER_RETRY_CAP_MS \
+HERALD_WORKER_MAX_ATTEMPTS HERALD_WORKER_CLAIM_IDLE_MS HERALD_ROUTER_CLAIM_IDLE_MS \
+HERALD_PROVIDERS_PRIVATE_TARGETS HERALD_WORKER_HTTP_TIMEOUT_MS HERALD_WORKER_BREAKER_COOLDOWN_MS" \
         "$HERALD_ROOT/scripts/herald" up || die "test: 'up' failed"
     say "test: stack up in $(elapsed "$t0")"
 
-    local key rc=0
+    local key suite
     key=$(RUN_DIR=$T_RUN demo_key) || die "test: no API key in $T_RUN/demo.json"
-    (
-        # shellcheck disable=SC1091
-        . "$T_RUN/env"
-        export HERALD_SMTP_MAILDIR=$maildir HERALD_SMTP_PORT=$smtp_port \
-            HERALD_API_KEY=$key HERALD_SCRIPTS=$HERALD_ROOT/scripts/herald \
-            HERALD_ROOT=$HERALD_ROOT PYTHONDONTWRITEBYTECODE=1
-        cd "$HERALD_ROOT" || exit 1
-        say "test: pytest tests/integration ${PYTEST_ARGS[*]}"
-        # A background job starts with SIGINT ignored; give pytest the default back so
-        # a Ctrl-C still ends it with its summary.
-        exec "$HR_PY" -c 'import os, signal, sys
-signal.signal(signal.SIGINT, signal.SIG_DFL)
-os.execv(sys.executable, [sys.executable, "-m", "pytest"] + sys.argv[1:])' \
-            -v -p no:cacheprovider tests/integration "${PYTEST_ARGS[@]}" </dev/null
-    ) &
-    # In the background so that a SIGTERM/SIGINT to this script runs the trap at once
-    # (bash defers traps while a foreground command runs).
-    T_PYTEST_PID=$!
-    wait "$T_PYTEST_PID" || rc=$?
-    T_PYTEST_PID=''
-    if ((rc == 5)); then
-        warn "test: pytest collected no tests"
-    fi
-    if ((rc != 0)); then
-        die "test: integration tests failed (pytest exit $rc)"
-    fi
+    for suite in "${T_SUITES[@]}"; do
+        hr_pytest "$suite" "$key" "$maildir" "$smtp_port"
+    done
     # With sanitizer builds (HERALD_BIN_DIR=build-asan) a report in any log fails the run.
     local bad
     bad=$(grep -lE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$T_RUN"/logs/*.log 2>/dev/null || true)
@@ -180,22 +174,57 @@ os.execv(sys.executable, [sys.executable, "-m", "pytest"] + sys.argv[1:])' \
         die "test: sanitizer reports in: ${bad//$'\n'/ }"
     fi
     T_FAILED=0
-    say "test: integration passed in $(elapsed "$t0")"
+    say "test: ${T_SUITES[*]} passed in $(elapsed "$t0")"
+}
+
+# hr_pytest SUITE KEY MAILDIR SMTP_PORT: runs pytest on tests/SUITE against the stack.
+hr_pytest() {
+    local suite=$1 key=$2 maildir=$3 smtp_port=$4 rc=0 t0
+    t0=$(now_s)
+    (
+        # shellcheck disable=SC1091
+        . "$T_RUN/env"
+        export HERALD_SMTP_MAILDIR=$maildir HERALD_SMTP_PORT=$smtp_port \
+            HERALD_API_KEY=$key HERALD_SCRIPTS=$HERALD_ROOT/scripts/herald \
+            HERALD_ROOT=$HERALD_ROOT PYTHONDONTWRITEBYTECODE=1
+        cd "$HERALD_ROOT" || exit 1
+        say "test: pytest tests/$suite ${PYTEST_ARGS[*]}"
+        # A background job starts with SIGINT ignored; give pytest the default back so
+        # a Ctrl-C still ends it with its summary.
+        exec "$HR_PY" -c 'import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+os.execv(sys.executable, [sys.executable, "-m", "pytest"] + sys.argv[1:])' \
+            -v -p no:cacheprovider "tests/$suite" "${PYTEST_ARGS[@]}" </dev/null
+    ) &
+    # In the background so that a SIGTERM/SIGINT to this script runs the trap at once
+    # (bash defers traps while a foreground command runs).
+    T_PYTEST_PID=$!
+    wait "$T_PYTEST_PID" || rc=$?
+    T_PYTEST_PID=''
+    if ((rc == 5)); then
+        warn "test: pytest collected no tests in tests/$suite"
+    fi
+    if ((rc != 0)); then
+        die "test: tests/$suite failed (pytest exit $rc)"
+    fi
+    say "test: tests/$suite passed in $(elapsed "$t0")"
 }
 
 cmd_test() {
     local unit=1 integration=1
+    T_SUITES=(integration faults)
     PYTEST_ARGS=()
     while [[ $# -gt 0 ]]; do
         case $1 in
         --unit) integration=0 ;;
-        --integration) unit=0 ;;
+        --integration) unit=0; T_SUITES=(integration) ;;
+        --faults) unit=0; T_SUITES=(faults) ;;
         --) shift; PYTEST_ARGS=("$@"); break ;;
-        *) die "test: unknown option '$1' (--unit, --integration, -- PYTEST_ARGS...)" ;;
+        *) die "test: unknown option '$1' (--unit, --integration, --faults, -- PYTEST_ARGS...)" ;;
         esac
         shift
     done
-    ((unit || integration)) || die "test: --unit and --integration exclude each other"
+    ((unit || integration)) || die "test: --unit excludes --integration and --faults"
     local t0
     t0=$(now_s)
     if [[ ${HERALD_SKIP_DEPS:-0} != 1 ]]; then
