@@ -1,6 +1,7 @@
 /* gate: circuit breaker, bulkhead and send rate per provider endpoint. */
 #include "gate.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,14 @@ hr_gate_t *hr_gate_get(hr_gates_t *gates, const char *key)
     hr_gate_t *g = calloc(1, sizeof *g);
     hr_assert(g != NULL);
     snprintf(g->key, sizeof g->key, "%s", key);
+    /* Keys name endpoints by their secrets (a Discord webhook URL is its own
+     * credential): logs get the provider and a digest that tells gates apart. */
+    unsigned char d[8];
+    crypto_generichash(d, sizeof d, (const unsigned char *)key, strlen(key), NULL, 0);
+    char hex[2 * sizeof d + 1];
+    sodium_bin2hex(hex, sizeof hex, d, sizeof d);
+    int plen = (int)strcspn(key, ":");
+    snprintf(g->label, sizeof g->label, "%.*s#%s", plen < 24 ? plen : 24, key, hex);
     g->tokens = -1; /* filled on first admit */
     gates->items[gates->n++] = g;
     return g;
@@ -79,12 +88,12 @@ void hr_gate_done(hr_gate_t *g, long long now_ms, bool failure, bool neutral, lo
             g->state = HR_GATE_OPEN;
             g->open_until_ms = now_ms + cooldown_ms;
             hr_log_json(HR_LOG_WARN, NULL, "circuit breaker reopened",
-                        json_pack("{s:s}", "endpoint", g->key));
+                        json_pack("{s:s}", "endpoint", g->label));
         } else {
             g->state = HR_GATE_CLOSED;
             g->failures = 0;
             hr_log_json(HR_LOG_INFO, NULL, "circuit breaker closed",
-                        json_pack("{s:s}", "endpoint", g->key));
+                        json_pack("{s:s}", "endpoint", g->label));
         }
         return;
     }
@@ -98,7 +107,7 @@ void hr_gate_done(hr_gate_t *g, long long now_ms, bool failure, bool neutral, lo
         g->state = HR_GATE_OPEN;
         g->open_until_ms = now_ms + cooldown_ms;
         hr_log_json(HR_LOG_WARN, NULL, "circuit breaker opened",
-                    json_pack("{s:s, s:i, s:I}", "endpoint", g->key, "failures", g->failures,
+                    json_pack("{s:s, s:i, s:I}", "endpoint", g->label, "failures", g->failures,
                               "cooldown_ms", (json_int_t)cooldown_ms));
     }
 }

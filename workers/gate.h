@@ -11,7 +11,8 @@
 typedef enum { HR_GATE_CLOSED = 0, HR_GATE_OPEN, HR_GATE_HALF_OPEN } hr_gate_state_t;
 
 typedef struct hr_gate {
-    char key[256];
+    char key[256];           /* may hold a credential (webhook URL, token prefix) */
+    char label[48];          /* what logs show: "<provider>#<16 hex of BLAKE2b(key)>" */
     hr_gate_state_t state;
     int inflight;
     int failures;            /* consecutive */

@@ -4,6 +4,7 @@ the provider during the cool-down, 3 s in the test stack), one probe closes
 it again; the bulkhead keeps a slow provider from starving another; the
 per-provider send rate spreads a burst."""
 
+import hashlib
 import time
 
 import herald_helpers as h
@@ -18,18 +19,26 @@ def tg(tenant, fake, prefix, token, **settings):
     return user
 
 
-def breaker_events(prefix, what):
+def gate_label(fake, prefix, token):
+    """How the worker's logs name a Telegram bot's gate: the provider and a
+    digest of the key (base URL and bot id), never the key itself."""
+    key = f"telegram:{fake.url + prefix}/bot{token.split(':')[0]}"
+    return "telegram#" + hashlib.blake2b(key.encode(), digest_size=8).hexdigest()
+
+
+def breaker_events(label, what):
     return [l for l in h.log_lines("herald-worker-telegram")
-            if l.get("msg") == f"circuit breaker {what}" and prefix in l.get("endpoint", "")]
+            if l.get("msg") == f"circuit breaker {what}" and l.get("endpoint") == label]
 
 
 def test_circuit_breaker_opens_waits_and_closes(tenant, provider_fake, db):
     prefix = provider_fake.prefix("cb")
     user = tg(tenant, provider_fake, prefix, "777:breaker")
+    label = gate_label(provider_fake, prefix, "777:breaker")
     provider_fake.script(prefix, [], default={"status": 500, "json": {
         "ok": False, "error_code": 500, "description": "Internal Server Error"}})
     nids = [ph.send(tenant.key, user, ["telegram"], title=f"m{i}") for i in range(5)]
-    h.wait_for(lambda: breaker_events(prefix, "opened"), 20, desc="the breaker to open")
+    h.wait_for(lambda: breaker_events(label, "opened"), 20, desc="the breaker to open")
     opened_at = time.time()
     n0 = len(provider_fake.requests(prefix))
     assert n0 >= 5
@@ -54,7 +63,7 @@ def test_circuit_breaker_opens_waits_and_closes(tenant, provider_fake, db):
     reqs = provider_fake.requests(prefix)
     after = [r for r in reqs[n0:]]
     assert after and after[0]["time"] - opened_at >= 2.5, (after[0]["time"] - opened_at)
-    assert breaker_events(prefix, "closed")
+    assert breaker_events(label, "closed")
     # postponements are not attempts: every attempt row is a real request
     with db.cursor() as cur:
         cur.execute("SELECT count(*) FROM attempts a JOIN deliveries d ON d.id = a.delivery_id"
