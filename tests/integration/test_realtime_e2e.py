@@ -25,6 +25,7 @@ def test_browser_two_tabs_live_inbox(tenant):
     user = "e2e-" + uuid.uuid4().hex[:10]
     r = h.api("POST", f"/v1/users/{user}/token", body={"ttl": 3600}, key=tenant.key)
     assert r.status == 200, r
+    h.remember_secrets(r.json["token"])  # in ?token= of the browser's connections
     env = dict(os.environ)
     env.update({"HERALD_E2E_KEY": tenant.key, "HERALD_E2E_USER": user,
                 "HERALD_E2E_TOKEN": r.json["token"], "HERALD_CHROMIUM": CHROMIUM})
