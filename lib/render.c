@@ -491,11 +491,16 @@ int hr_render(hr_db_t *db, const hr_render_in_t *in, hr_rendered_t *out, hr_rend
     return render_impl(db, in, false, out, err);
 }
 
+/* The recipient as sent, with the user's stored locale when the request
+ * named none. */
 static const char *const message_sql =
-    "SELECT n.recipient::text, n.event::text,"
+    "SELECT (CASE WHEN u.locale IS NULL OR n.recipient ? 'locale' THEN n.recipient"
+    "   ELSE n.recipient || jsonb_build_object('locale', u.locale) END)::text, n.event::text,"
     " COALESCE((SELECT version FROM content_versions c WHERE c.environment_id = n.environment_id), "
     "0)"
-    " FROM notifications n WHERE n.id = $1 AND n.environment_id = $2";
+    " FROM notifications n LEFT JOIN end_users u"
+    "   ON u.environment_id = n.environment_id AND u.user_id = n.user_id"
+    " WHERE n.id = $1 AND n.environment_id = $2";
 
 int hr_render_for_channel(hr_db_t *db, const char *environment_id, const char *notification_id,
                           hr_channel_t ch, const char *type, const char *title, const char *body,

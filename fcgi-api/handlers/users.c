@@ -15,6 +15,7 @@
 #include "member_auth.h"
 #include "usertoken.h"
 #include "notification.h"
+#include "render.h"
 #include "ssrf.h"
 
 #define USER_ID_MAX 255
@@ -95,7 +96,7 @@ done:
     "json_build_object('id', user_id, 'email', email, 'phone', phone,"                      \
     " 'telegram_chat_id', telegram_chat_id, 'discord_user_id', discord_user_id,"           \
     " 'discord_webhook_url', discord_webhook, 'whatsapp', whatsapp,"                        \
-    " 'slack_channel', slack_channel, 'slack_webhook_url', slack_webhook,"                  \
+    " 'slack_channel', slack_channel, 'slack_webhook_url', slack_webhook, 'locale', locale," \
     " 'created_at', herald_ts(created_at), 'updated_at', herald_ts(updated_at))::text"
 
 static bool users_digits(const char *s, size_t min, size_t max, bool sign)
@@ -154,35 +155,43 @@ static int users_address(hr_req_t *r, const json_t *body, const char *name, cons
     return 0;
 }
 
-/* PUT /v1/users/{id}: replaces the user's stored addresses (a field left
- * out is cleared). */
+/* PUT /v1/users/{id}: replaces the user's stored addresses and preferred
+ * locale (a field left out is cleared). */
 static void users_put(hr_req_t *r)
 {
     static const char *const fields[] = {"email", "phone", "telegram_chat_id", "discord_user_id",
                                          "discord_webhook_url", "whatsapp", "slack_channel",
-                                         "slack_webhook_url", NULL};
+                                         "slack_webhook_url", "locale", NULL};
     char err[256];
     if (hr_req_authenticate(r) != 0)
         return;
     json_t *body = hr_req_json_object(r, false);
-    const char *user = NULL, *v[8] = {NULL};
+    const char *user = NULL, *v[9] = {NULL};
     if (body == NULL || hr_req_only_fields(r, body, fields) != 0 ||
         (user = users_param_id(r)) == NULL)
         goto done;
     for (int i = 0; i < 8; i++)
         if (users_address(r, body, fields[i], &v[i]) != 0)
             goto done;
-    const char *p[10] = {r->auth.environment_id, user, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]};
+    if (hr_req_string_field(r, body, "locale", false, 35, &v[8]) != 0)
+        goto done;
+    if (v[8] != NULL && !hr_render_locale_valid(v[8])) {
+        hr_req_error(r, 422, "validation_failed", "locale must be a locale tag such as en, fr or pt-BR",
+                     "locale");
+        goto done;
+    }
+    const char *p[11] = {r->auth.environment_id, user, v[0], v[1], v[2], v[3], v[4], v[5], v[6],
+                         v[7], v[8]};
     PGresult *res = hr_db_exec(
         &r->app->db,
         "INSERT INTO end_users (environment_id, user_id, email, phone, telegram_chat_id,"
-        " discord_user_id, discord_webhook, whatsapp, slack_channel, slack_webhook)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        " discord_user_id, discord_webhook, whatsapp, slack_channel, slack_webhook, locale)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         " ON CONFLICT (environment_id, user_id) DO UPDATE SET email = $3, phone = $4,"
         " telegram_chat_id = $5, discord_user_id = $6, discord_webhook = $7, whatsapp = $8,"
-        " slack_channel = $9, slack_webhook = $10, updated_at = now()"
+        " slack_channel = $9, slack_webhook = $10, locale = $11, updated_at = now()"
         " RETURNING " USER_JSON,
-        10, p, err, sizeof err);
+        11, p, err, sizeof err);
     if (res == NULL) {
         hr_req_db_failed(r, "user write", err);
         goto done;

@@ -269,3 +269,30 @@ def test_notification_user_locale_picks_the_variant(tenant):
     bad = h.notification(email=to, channels=["email"])
     bad["user"]["locale"] = "de_CH"
     h.assert_json_error(h.post_notification(tenant.key, bad), 422, "validation_failed", "user.locale")
+
+
+def test_stored_user_locale_picks_the_variant_unless_the_request_names_one(tenant):
+    key = key_name("uloc")
+    content = {"channels": {"email": {"subject": "Hello {{title}}"}},
+               "locales": {"fr": {"email": {"subject": "Bonjour {{title}}"}},
+                           "de": {"email": {"subject": "Hallo {{title}}"}}}}
+    assert put_template(key, tenant.key, content).status == 201
+    user, to = h.unique_user_id(), h.unique_email("loc")
+    r = h.api("PUT", f"/v1/users/{user}", key=tenant.key, body={"email": to, "locale": "fr-CA"})
+    assert r.status == 200 and r.json["locale"] == "fr-CA", r
+    # no locale in the request: the stored one (its language) picks the variant
+    r = h.post_notification(tenant.key, {"user": {"id": user}, "type": key, "title": "A",
+                                         "channels": ["email"]})
+    assert r.status == 202, r
+    settled(tenant.key, r.json["id"], ["email"])
+    assert str(h.wait_for_mail(to, subject="Bonjour A")["Subject"]) == "Bonjour A"
+    # the request's locale wins over the stored one
+    r = h.post_notification(tenant.key, {"user": {"id": user, "locale": "de"}, "type": key,
+                                         "title": "B", "channels": ["email"]})
+    assert r.status == 202, r
+    settled(tenant.key, r.json["id"], ["email"])
+    assert str(h.wait_for_mail(to, subject="Hallo B")["Subject"]) == "Hallo B"
+    # a bad tag is refused, naming the field; the stored one is unchanged
+    h.assert_json_error(h.api("PUT", f"/v1/users/{user}", key=tenant.key,
+                              body={"email": to, "locale": "fr_CA"}), 422, "validation_failed", "locale")
+    assert h.api("GET", f"/v1/users/{user}", key=tenant.key).json["locale"] == "fr-CA"
