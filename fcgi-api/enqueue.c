@@ -1,7 +1,9 @@
-/* enqueue: the Lua script of the send path and its caller. */
+/* enqueue: the Lua script of the send path, its caller, and the one answer
+ * every send path gives when it refuses a request. */
 #include "enqueue.h"
 
 #include <sodium.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,4 +264,45 @@ hr_enqueue_status_t hr_enqueue(hr_req_t *r, hr_enqueue_item_t *items, size_t n,
 done:
     freeReplyObject(rep);
     return st;
+}
+
+void hr_enqueue_reply_refused(hr_req_t *r, hr_enqueue_status_t st,
+                              const hr_enqueue_limits_t *limits, const char *err)
+{
+    switch (st) {
+    case HR_ENQ_OK:
+        hr_assert(!"hr_enqueue_reply_refused: the request was taken");
+        break;
+    case HR_ENQ_UNAVAILABLE:
+        hr_log(HR_LOG_ERROR, r->request_id, "enqueue failed: %s", err);
+        hr_req_error(r, 503, "queue_unavailable",
+                     "the queue is unreachable; nothing was accepted, try again", NULL);
+        break;
+    case HR_ENQ_REVOKED:
+        hr_req_error(r, 401, "unauthorized", "the API key is not valid", NULL);
+        break;
+    case HR_ENQ_LIMITED: {
+        bool quota = strcmp(limits->code, "quota_exceeded") == 0;
+        char *headers = hr_arena_printf(r->arena,
+                                        "Retry-After: %ld\r\nRateLimit-Limit: %ld\r\n"
+                                        "RateLimit-Remaining: %ld\r\nRateLimit-Reset: %ld\r\n",
+                                        limits->retry_after_s, limits->limit, limits->remaining,
+                                        limits->reset_s);
+        /* When the refusing limit resets: the next window, or the first
+         * moment of next month for the quota. */
+        time_t reset = time(NULL) + limits->reset_s;
+        struct tm tm;
+        char when[32];
+        gmtime_r(&reset, &tm);
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        json_t *e = json_pack("{s:s, s:s, s:s}", "code", quota ? "quota_exceeded" : "rate_limited",
+                              "message",
+                              quota ? "the monthly quota is used up; nothing was accepted"
+                                    : "too many requests; nothing was accepted, retry later",
+                              "reset_at", when);
+        hr_assert(e != NULL);
+        hr_req_reply(r, 429, json_pack("{s:o}", "error", e), headers);
+        break;
+    }
+    }
 }

@@ -41,8 +41,6 @@ typedef struct hr_enqueue_limits {
     long retry_after_s;
 } hr_enqueue_limits_t;
 
-/* Enqueues n items (1..HR_ENQUEUE_MAX) for the request's environment. On
- * HR_ENQ_OK every item has its outcome and id. */
 /* The rate limit (requests per [limits] rate_window_s; 0 none) and monthly
  * quota (0 none) of the request's tenant: its plan's settings, or for the
  * custom plan its own overrides. */
@@ -52,7 +50,18 @@ void hr_enqueue_plan_limits(const hr_config_t *cfg, const hr_auth_t *auth, long 
 /* The quota month of now ("YYYYMM", UTC) and when it ends (Unix seconds). */
 void hr_enqueue_month(time_t now, char month[7], time_t *month_end);
 
+/* Enqueues n items (1..HR_ENQUEUE_MAX) for the request's environment. On
+ * HR_ENQ_OK every item has its outcome and id; on HR_ENQ_LIMITED limits says
+ * which limit refused it; on HR_ENQ_UNAVAILABLE err says why. */
 hr_enqueue_status_t hr_enqueue(hr_req_t *r, hr_enqueue_item_t *items, size_t n,
-                               hr_enqueue_limits_t *limits, char *err, size_t errlen);
+                               hr_enqueue_limits_t *limits, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* Answers a request hr_enqueue did not take (st other than HR_ENQ_OK), the
+ * same way on every send path: 503 queue_unavailable (err is logged), 401
+ * for a revoked key, or 429 rate_limited / quota_exceeded with Retry-After,
+ * RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset and error.reset_at. */
+void hr_enqueue_reply_refused(hr_req_t *r, hr_enqueue_status_t st,
+                              const hr_enqueue_limits_t *limits, const char *err);
 
 #endif

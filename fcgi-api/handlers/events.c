@@ -199,33 +199,15 @@ static void event_create(hr_req_t *r)
     hr_enqueue_item_t item = {.n = n, .idem = idem};
     hr_enqueue_limits_t lim;
     char err[256];
-    switch (hr_enqueue(r, &item, 1, &lim, err, sizeof err)) {
-    case HR_ENQ_UNAVAILABLE:
-        hr_log(HR_LOG_ERROR, r->request_id, "enqueue failed: %s", err);
-        hr_req_error(r, 503, "queue_unavailable",
-                     "the queue is unreachable; nothing was accepted, try again", NULL);
-        break;
-    case HR_ENQ_LIMITED: {
-        char *headers = hr_arena_printf(r->arena, "Retry-After: %ld\r\n", lim.retry_after_s);
-        json_t *e = json_pack("{s:s, s:s}", "code", lim.code, "message",
-                              "a limit refused the event; nothing was accepted, retry later");
-        hr_req_reply(r, 429, json_pack("{s:o}", "error", e), headers);
-        break;
-    }
-    case HR_ENQ_REVOKED:
-        hr_req_error(r, 401, "unauthorized", "the API key is not valid", NULL);
-        break;
-    case HR_ENQ_OK:
-        if (item.outcome == HR_ENQ_CONFLICT) {
-            hr_req_error(r, 409, "idempotency_conflict",
-                         "this Idempotency-Key was used with a different request",
-                         "Idempotency-Key");
-            break;
-        }
+    hr_enqueue_status_t st = hr_enqueue(r, &item, 1, &lim, err, sizeof err);
+    if (st != HR_ENQ_OK)
+        hr_enqueue_reply_refused(r, st, &lim, err);
+    else if (item.outcome == HR_ENQ_CONFLICT)
+        hr_req_error(r, 409, "idempotency_conflict",
+                     "this Idempotency-Key was used with a different request", "Idempotency-Key");
+    else
         hr_req_reply(r, item.outcome == HR_ENQ_REPLAY ? 200 : 202,
                      json_pack("{s:s, s:s}", "id", item.id, "status", "accepted"), NULL);
-        break;
-    }
 done:
     json_decref(n);
     json_decref(body);

@@ -7,14 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "channel.h"
+#include "address.h"
 #include "crypto.h"
+#include "enqueue.h"
 #include "handlers.h"
 #include "ids.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "member_auth.h"
-#include "redis.h"
+#include "notification.h"
 #include "ssrf.h"
 
 /* Which providers a channel takes and the credentials and settings each
@@ -277,14 +278,34 @@ static void integ_delete(hr_req_t *r)
         hr_req_reply(r, 204, NULL, NULL);
 }
 
+/* Checks to as an address of channel ch by the rules of the stored user
+ * addresses (lib/address.h; discord and slack take an id or a webhook URL).
+ * Returns 0, or -1 after a 422 naming "to". */
+static int integ_address(hr_req_t *r, const char *ch, const char *to)
+{
+    hr_channel_t c = HR_CHANNEL_COUNT;
+    char why[192] = "is not an address this channel takes", msg[256];
+    if (hr_channel_parse(ch, &c) == 0 &&
+        hr_address_valid(c, HR_ADDR_ANY, to,
+                         hr_ssrf_policy_parse(r->app->cfg.providers_private_targets), why,
+                         sizeof why))
+        return 0;
+    snprintf(msg, sizeof msg, "to %s", why);
+    hr_req_error(r, 422, "validation_failed", msg, "to");
+    return -1;
+}
+
 /* POST /v1/integrations/{channel}/test {"to", "title"?, "body"?}: a test
- * message through the configured provider. It is stored and queued like any
- * delivery (the router is skipped: its address is given), so its outcome
- * shows at GET /v1/notifications/{notification_id}. */
+ * message through the configured provider. It takes the send path like any
+ * notification (the same round trip with the rate limit, the monthly quota
+ * and the usage count; 429 when a limit refuses it) as a team event whose
+ * one destination is {channel: to}, which the router stores and queues; its
+ * outcome shows at GET /v1/notifications/{notification_id}. */
 static void integ_test(hr_req_t *r)
 {
     static const char *const fields[] = {"to", "title", "body", NULL};
     char err[256];
+    json_t *n = NULL;
     if (hr_req_authenticate(r) != 0)
         return;
     const char *ch = integ_channel(r);
@@ -295,49 +316,45 @@ static void integ_test(hr_req_t *r)
     if (body == NULL || hr_req_only_fields(r, body, fields) != 0 ||
         hr_req_string_field(r, body, "to", true, 2048, &to) != 0 ||
         hr_req_string_field(r, body, "title", false, 500, &title) != 0 ||
-        hr_req_string_field(r, body, "body", false, 20000, &text) != 0)
+        hr_req_string_field(r, body, "body", false, 20000, &text) != 0 ||
+        integ_address(r, ch, to) != 0)
         goto done;
-    char nid[HR_UUID_STRLEN], did[HR_UUID_STRLEN];
-    hr_uuid7(nid);
-    hr_uuid_derive(nid, ch, did);
-    const char *p[7] = {nid, r->auth.environment_id, title ? title : "Herald test message",
-                        text ? text : "If you can read this, the integration works.", did, ch, to};
-    PGresult *res = hr_db_exec(
-        &r->app->db,
-        "WITH n AS (INSERT INTO notifications (id, environment_id, user_id, type, title, body,"
-        "  request_id, accepted_at) SELECT $1, $2, 'herald-test', 'herald.test', $3, $4, NULL,"
-        "  now() WHERE EXISTS (SELECT 1 FROM integrations WHERE environment_id = $2"
-        "  AND channel = $6) RETURNING id)"
-        " INSERT INTO deliveries (id, notification_id, environment_id, channel, status, address)"
-        " SELECT $5, id, $2, $6, 'queued', $7 FROM n RETURNING id",
-        7, p, err, sizeof err);
+    const char *p[2] = {r->auth.environment_id, ch};
+    PGresult *res = hr_db_exec(&r->app->db,
+                               "SELECT 1 FROM integrations WHERE environment_id = $1 AND channel = $2",
+                               2, p, err, sizeof err);
     if (res == NULL) {
         hr_req_db_failed(r, "test message", err);
         goto done;
     }
-    bool made = PQntuples(res) == 1;
+    bool found = PQntuples(res) == 1;
     PQclear(res);
-    if (!made) {
+    if (!found) {
         hr_req_error(r, 404, "not_found", "this channel has no integration to test", NULL);
         goto done;
     }
-    char stream[64];
-    hr_channel_t c;
-    if (hr_channel_parse(ch, &c) == 0) {
-        hr_channel_stream(c, stream, sizeof stream);
-        redisReply *rep = hr_redis_cmd(&r->app->redis, err, sizeof err, "XADD %s * d %s n %s",
-                                       stream, did, nid);
-        if (rep != NULL)
-            freeReplyObject(rep);
-        /* Without Redis the sweeper queues it after [sweeper] requeue_after_s. */
-        else
-            hr_log(HR_LOG_WARN, r->request_id, "test message not queued now: %s", err);
+    /* channels only feeds the usage count: a test event's destination
+     * decides its one delivery (workers/events.c). */
+    n = json_pack("{s:{s:s}, s:s, s:s, s:s, s:{}, s:[s], s:{s:b, s:b, s:{s:s}}}", "user", "id", "",
+                  "type", "herald.test", "title", title ? title : "Herald test message", "body",
+                  text ? text : "If you can read this, the integration works.", "data",
+                  "channels", ch, "event", "team", 1, "test", 1, "destinations", ch, to);
+    hr_assert(n != NULL);
+    hr_enqueue_item_t item = {.n = n, .idem = NULL};
+    hr_enqueue_limits_t lim;
+    hr_enqueue_status_t st = hr_enqueue(r, &item, 1, &lim, err, sizeof err);
+    if (st != HR_ENQ_OK) {
+        hr_enqueue_reply_refused(r, st, &lim, err);
+        goto done;
     }
+    char did[HR_UUID_STRLEN];
+    hr_uuid_derive(item.id, ch, did);
     hr_req_reply(r, 202,
-                 json_pack("{s:s, s:s, s:s}", "notification_id", nid, "delivery_id", did, "status",
-                           "queued"),
+                 json_pack("{s:s, s:s, s:s}", "notification_id", item.id, "delivery_id", did,
+                           "status", "accepted"),
                  NULL);
 done:
+    json_decref(n);
     json_decref(body);
 }
 

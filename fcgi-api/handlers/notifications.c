@@ -19,41 +19,6 @@
 #include "notification.h"
 #include "query.h"
 
-/* Answers a request refused by a limit: 429 with Retry-After and the
- * RateLimit-* headers. */
-static void notif_limited(hr_req_t *r, const hr_enqueue_limits_t *lim)
-{
-    char *headers = hr_arena_printf(r->arena,
-                                    "Retry-After: %ld\r\nRateLimit-Limit: %ld\r\n"
-                                    "RateLimit-Remaining: %ld\r\nRateLimit-Reset: %ld\r\n",
-                                    lim->retry_after_s, lim->limit, lim->remaining, lim->reset_s);
-    json_t *e = json_pack("{s:s, s:s}", "code", lim->code, "message",
-                          strcmp(lim->code, "quota_exceeded") == 0
-                              ? "the monthly quota is used up; nothing was accepted"
-                              : "too many requests; nothing was accepted, retry later");
-    if (strcmp(lim->code, "quota_exceeded") == 0) {
-        time_t reset = time(NULL) + lim->reset_s;
-        struct tm tm;
-        char when[32];
-        gmtime_r(&reset, &tm);
-        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        json_object_set_new(e, "reset_at", json_string(when));
-    }
-    hr_req_reply(r, 429, json_pack("{s:o}", "error", e), headers);
-}
-
-static void notif_revoked(hr_req_t *r)
-{
-    hr_req_error(r, 401, "unauthorized", "the API key is not valid", NULL);
-}
-
-static void notif_unavailable(hr_req_t *r, const char *err)
-{
-    hr_log(HR_LOG_ERROR, r->request_id, "enqueue failed: %s", err);
-    hr_req_error(r, 503, "queue_unavailable",
-                 "the queue is unreachable; nothing was accepted, try again", NULL);
-}
-
 /* The Idempotency-Key header, or NULL; -1 after replying 422 if malformed. */
 static int notif_idem_header(hr_req_t *r, const char **out)
 {
@@ -98,29 +63,18 @@ static void notification_create(hr_req_t *r)
     hr_enqueue_item_t item = {.n = n, .idem = notif_take_idem(r, n, header_idem)};
     hr_enqueue_limits_t lim;
     char err[256];
-    switch (hr_enqueue(r, &item, 1, &lim, err, sizeof err)) {
-    case HR_ENQ_UNAVAILABLE:
-        notif_unavailable(r, err);
-        break;
-    case HR_ENQ_LIMITED:
-        notif_limited(r, &lim);
-        break;
-    case HR_ENQ_REVOKED:
-        notif_revoked(r);
-        break;
-    case HR_ENQ_OK:
-        if (item.outcome == HR_ENQ_CONFLICT) {
-            hr_req_error(r, 409, "idempotency_conflict",
-                         "this Idempotency-Key was used with a different request",
-                         "Idempotency-Key");
-            break;
-        }
+    hr_enqueue_status_t st = hr_enqueue(r, &item, 1, &lim, err, sizeof err);
+    if (st != HR_ENQ_OK) {
+        hr_enqueue_reply_refused(r, st, &lim, err);
+    } else if (item.outcome == HR_ENQ_CONFLICT) {
+        hr_req_error(r, 409, "idempotency_conflict",
+                     "this Idempotency-Key was used with a different request", "Idempotency-Key");
+    } else {
         if (r->log_fields == NULL)
             r->log_fields = json_object();
         json_object_set_new(r->log_fields, "notification_id", json_string(item.id));
         hr_req_reply(r, item.outcome == HR_ENQ_REPLAY ? 200 : 202,
                      json_pack("{s:s, s:s}", "id", item.id, "status", "accepted"), NULL);
-        break;
     }
     json_decref(n);
 }
@@ -186,16 +140,8 @@ static void notification_batch(hr_req_t *r)
         hr_enqueue_limits_t lim;
         char err[256];
         hr_enqueue_status_t st = hr_enqueue(r, items, nvalid, &lim, err, sizeof err);
-        if (st == HR_ENQ_UNAVAILABLE) {
-            notif_unavailable(r, err);
-            goto done;
-        }
-        if (st == HR_ENQ_LIMITED) {
-            notif_limited(r, &lim);
-            goto done;
-        }
-        if (st == HR_ENQ_REVOKED) {
-            notif_revoked(r);
+        if (st != HR_ENQ_OK) {
+            hr_enqueue_reply_refused(r, st, &lim, err);
             goto done;
         }
         for (size_t k = 0; k < nvalid; k++) {

@@ -494,29 +494,23 @@ static void template_test(hr_req_t *r)
     json_object_set_new(s.event, "test", json_true());
     json_object_set_new(s.event, "destinations",
                         json_pack("{s:s}", hr_channel_name(s.channel), to));
-    n = json_pack("{s:o, s:s, s:s, s:s, s:O, s:[], s:O}", "user", user, "type", key, "title",
-                  s.title, "body", s.body ? s.body : "", "data", s.data, "channels", "event",
-                  s.event);
+    /* channels only feeds the usage count: the destination decides the
+     * one delivery (workers/events.c), and a team send has none in_app. */
+    json_t *chs = json_array();
+    if (s.channel != HR_CHANNEL_IN_APP)
+        json_array_append_new(chs, json_string(hr_channel_name(s.channel)));
+    n = json_pack("{s:o, s:s, s:s, s:s, s:O, s:o, s:O}", "user", user, "type", key, "title",
+                  s.title, "body", s.body ? s.body : "", "data", s.data, "channels", chs,
+                  "event", s.event);
     hr_assert(n != NULL);
     hr_enqueue_item_t item = {.n = n, .idem = NULL};
     hr_enqueue_limits_t lim;
     char err[256];
-    switch (hr_enqueue(r, &item, 1, &lim, err, sizeof err)) {
-    case HR_ENQ_UNAVAILABLE:
-        hr_log(HR_LOG_ERROR, r->request_id, "enqueue failed: %s", err);
-        hr_req_error(r, 503, "queue_unavailable",
-                     "the queue is unreachable; nothing was accepted, try again", NULL);
-        break;
-    case HR_ENQ_LIMITED:
-        hr_req_error(r, 429, lim.code, "a limit refused the test send; retry later", NULL);
-        break;
-    case HR_ENQ_REVOKED:
-        hr_req_error(r, 401, "unauthorized", "the API key is not valid", NULL);
-        break;
-    case HR_ENQ_OK:
+    hr_enqueue_status_t st = hr_enqueue(r, &item, 1, &lim, err, sizeof err);
+    if (st != HR_ENQ_OK)
+        hr_enqueue_reply_refused(r, st, &lim, err);
+    else
         hr_req_reply(r, 202, json_pack("{s:s, s:s}", "id", item.id, "status", "accepted"), NULL);
-        break;
-    }
 done:
     json_decref(n);
     sample_free(&s);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "address.h"
 #include "crypto.h"
 #include "handlers.h"
 #include "log.h"
@@ -99,60 +100,42 @@ done:
     " 'slack_channel', slack_channel, 'slack_webhook_url', slack_webhook, 'locale', locale," \
     " 'created_at', herald_ts(created_at), 'updated_at', herald_ts(updated_at))::text"
 
-static bool users_digits(const char *s, size_t min, size_t max, bool sign)
-{
-    if (sign && *s == '-')
-        s++;
-    size_t n = strlen(s);
-    if (n < min || n > max)
-        return false;
-    for (; *s; s++)
-        if (*s < '0' || *s > '9')
-            return false;
-    return true;
-}
+/* The stored address fields: which channel's rules each follows, in which
+ * form. */
+static const struct {
+    const char *field;
+    hr_channel_t channel;
+    hr_addr_form_t form;
+} users_fields[] = {
+    {"email", HR_CHANNEL_EMAIL, HR_ADDR_ID},
+    {"phone", HR_CHANNEL_SMS, HR_ADDR_ID},
+    {"telegram_chat_id", HR_CHANNEL_TELEGRAM, HR_ADDR_ID},
+    {"discord_user_id", HR_CHANNEL_DISCORD, HR_ADDR_ID},
+    {"discord_webhook_url", HR_CHANNEL_DISCORD, HR_ADDR_URL},
+    {"whatsapp", HR_CHANNEL_WHATSAPP, HR_ADDR_ID},
+    {"slack_channel", HR_CHANNEL_SLACK, HR_ADDR_ID},
+    {"slack_webhook_url", HR_CHANNEL_SLACK, HR_ADDR_URL},
+};
 
-/* One address field: NULL/absent clears it; else checked by kind. Returns 0
- * with *out (NULL when cleared), or -1 after a 422 naming the field. */
-static int users_address(hr_req_t *r, const json_t *body, const char *name, const char **out)
+/* Address field i: NULL/absent clears it; else checked by its channel's
+ * rules (lib/address.h). Returns 0 with *out (NULL when cleared), or -1
+ * after a 422 naming the field. */
+static int users_address(hr_req_t *r, const json_t *body, size_t i, const char **out)
 {
-    const char *v = NULL;
+    const char *name = users_fields[i].field, *v = NULL;
     if (hr_req_string_field(r, body, name, false, 2048, &v) != 0)
         return -1;
     *out = v;
-    if (v == NULL)
+    char why[192];
+    if (v == NULL ||
+        hr_address_valid(users_fields[i].channel, users_fields[i].form, v,
+                         hr_ssrf_policy_parse(r->app->cfg.providers_private_targets), why,
+                         sizeof why))
         return 0;
-    bool ok = true;
-    const char *why = "is not valid";
-    char ssrf[160];
-    if (strcmp(name, "email") == 0) {
-        ok = hr_valid_email(v);
-        why = "is not a valid email address";
-    } else if (strcmp(name, "phone") == 0 || strcmp(name, "whatsapp") == 0) {
-        ok = hr_valid_e164(v);
-        why = "must be an E.164 number (+ and 8 to 15 digits)";
-    } else if (strcmp(name, "telegram_chat_id") == 0) {
-        ok = users_digits(v, 1, 20, true) || (v[0] == '@' && strlen(v) >= 6 && strlen(v) <= 33);
-        why = "must be a numeric chat id or an @channel name";
-    } else if (strcmp(name, "discord_user_id") == 0) {
-        ok = users_digits(v, 15, 21, false);
-        why = "must be a Discord user id (a snowflake of 15 to 21 digits)";
-    } else if (strcmp(name, "slack_channel") == 0) {
-        ok = strlen(v) <= 80 && strpbrk(v, " ,") == NULL;
-        why = "must be a channel or user id (no spaces)";
-    } else {
-        /* webhook URLs: http(s), and not an internal address */
-        hr_ssrf_policy_t pol = hr_ssrf_policy_parse(r->app->cfg.providers_private_targets);
-        ok = hr_ssrf_check_url(v, pol, ssrf, sizeof ssrf) == 0;
-        why = ssrf;
-    }
-    if (!ok) {
-        char msg[256];
-        snprintf(msg, sizeof msg, "%s %s", name, why);
-        hr_req_error(r, 422, "validation_failed", msg, name);
-        return -1;
-    }
-    return 0;
+    char msg[256];
+    snprintf(msg, sizeof msg, "%s %s", name, why);
+    hr_req_error(r, 422, "validation_failed", msg, name);
+    return -1;
 }
 
 /* PUT /v1/users/{id}: replaces the user's stored addresses and preferred
@@ -170,8 +153,8 @@ static void users_put(hr_req_t *r)
     if (body == NULL || hr_req_only_fields(r, body, fields) != 0 ||
         (user = users_param_id(r)) == NULL)
         goto done;
-    for (int i = 0; i < 8; i++)
-        if (users_address(r, body, fields[i], &v[i]) != 0)
+    for (size_t i = 0; i < 8; i++)
+        if (users_address(r, body, i, &v[i]) != 0)
             goto done;
     if (hr_req_string_field(r, body, "locale", false, 35, &v[8]) != 0)
         goto done;
