@@ -42,6 +42,9 @@ static const cfg_def_t cfg_defs[] = {
     I("api", "backlog", api_backlog, "1024", 16, 65535, false, "listen() backlog of the socket."),
     I("api", "pending_ttl", api_pending_ttl, "86400", 60, 604800, true,
       "Seconds an accepted-but-not-yet-stored notification stays visible from Redis."),
+    S("api", "public_url", api_public_url, "", true,
+      "Public base URL of the API as providers reach it (https://herald.example.com), for"
+      " delivery-receipt callbacks; empty: none are requested."),
     S("redis", "host", redis_host, "127.0.0.1", false, "Redis host."),
     I("redis", "port", redis_port, "6379", 1, 65535, false, "Redis TCP port."),
     S("redis", "socket", redis_socket, "", false, "Redis unix socket; used instead of host/port when set."),
@@ -366,6 +369,12 @@ static int cfg_load_into(hr_config_t *cfg, const char *path, char *err, size_t e
         const char *v = getenv(name);
         if (v != NULL && cfg_set(cfg, &cfg_defs[i], v, name, err, errlen) != 0)
             return -1;
+    }
+    const char *pub = cfg->api_public_url;
+    if (pub[0] != '\0' && ((strncmp(pub, "https://", 8) != 0 && strncmp(pub, "http://", 7) != 0) ||
+                           strpbrk(pub, " ?#") != NULL)) {
+        snprintf(err, errlen, "[api] public_url must be an http(s) URL without query: %s", pub);
+        return -1;
     }
     return 0;
 }

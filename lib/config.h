@@ -16,6 +16,7 @@ typedef struct hr_config {
     long api_key_cache_ttl;
     long api_backlog;
     long api_pending_ttl;
+    char api_public_url[HR_CFG_STRLEN];
     /* [redis] */
     char redis_host[HR_CFG_STRLEN];
     long redis_port;

@@ -1,6 +1,8 @@
 /* crypto: master key handling and XSalsa20-Poly1305 secretboxes (libsodium). */
 #include "crypto.h"
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +127,14 @@ int hr_crypto_derive(const char *ctx, unsigned long long id, unsigned char *out,
         len > crypto_kdf_BYTES_MAX)
         return -1;
     return crypto_kdf_derive_from_key(out, len, id, ctx, master) == 0 ? 0 : -1;
+}
+
+void hr_crypto_hmac_sha1(const void *key, size_t keylen, const void *data, size_t len,
+                         unsigned char out[HR_CRYPTO_SHA1_LEN])
+{
+    unsigned int outlen = HR_CRYPTO_SHA1_LEN;
+    unsigned char *rc = HMAC(EVP_sha1(), key, (int)keylen, data, len, out, &outlen);
+    hr_assert(rc != NULL && outlen == HR_CRYPTO_SHA1_LEN);
 }
 
 int hr_crypto_streq(const char *a, const char *b)

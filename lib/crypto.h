@@ -36,6 +36,13 @@ void hr_crypto_free_secret(unsigned char *p, size_t len);
 int hr_crypto_derive(const char *ctx, unsigned long long id, unsigned char *out, size_t len)
     __attribute__((warn_unused_result));
 
+/* HMAC-SHA1 (OpenSSL's libcrypto) of len bytes of data under a key of keylen
+ * bytes, into out: only for verifying providers that still sign with it
+ * (Twilio's X-Twilio-Signature); nothing of Herald's own uses SHA-1. */
+#define HR_CRYPTO_SHA1_LEN 20
+void hr_crypto_hmac_sha1(const void *key, size_t keylen, const void *data, size_t len,
+                         unsigned char out[HR_CRYPTO_SHA1_LEN]);
+
 /* Constant-time comparison of two strings of any length. */
 int hr_crypto_streq(const char *a, const char *b);
 

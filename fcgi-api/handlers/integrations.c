@@ -44,8 +44,10 @@ static const char *const integ_settings[] = {
 #define INTEG_JSON                                                                          \
     "json_build_object('channel', channel, 'provider', provider, 'settings', settings,"   \
     " 'created_at', herald_ts(created_at), 'updated_at', herald_ts(updated_at),"           \
-    " 'telegram_hook_path', CASE WHEN hook_secret IS NOT NULL"                             \
-    "   THEN '/v1/hooks/telegram/' || hook_secret END)::text"
+    " 'telegram_hook_path', CASE WHEN hook_secret IS NOT NULL AND channel = 'telegram'"    \
+    "   THEN '/v1/hooks/telegram/' || hook_secret END,"                                     \
+    " 'hook_path', CASE WHEN hook_secret IS NOT NULL THEN '/v1/hooks/'"                     \
+    "   || CASE channel WHEN 'sms' THEN 'twilio' ELSE channel END || '/' || hook_secret END)::text"
 
 /* The {channel} parameter, if it takes an integration; else NULL after a 404. */
 static const char *integ_channel(hr_req_t *r)
@@ -199,6 +201,13 @@ static int integ_check(hr_req_t *r, const json_t *body, const integ_kind_t **kin
     return 0;
 }
 
+/* Channels whose provider calls back (Telegram updates, Twilio and WhatsApp
+ * delivery receipts): their integration gets a hook secret for its URL. */
+static bool integ_has_hook(const char *ch)
+{
+    return strcmp(ch, "telegram") == 0 || strcmp(ch, "sms") == 0 || strcmp(ch, "whatsapp") == 0;
+}
+
 static void integ_put(hr_req_t *r)
 {
     char err[256];
@@ -223,7 +232,7 @@ static void integ_put(hr_req_t *r)
     char secret[65];
     hr_crypto_random_hex(secret, 24);
     const char *p[6] = {r->auth.environment_id, ch, kind->provider, sealed, stext,
-                        strcmp(ch, "telegram") == 0 ? secret : NULL};
+                        integ_has_hook(ch) ? secret : NULL};
     PGresult *res = hr_db_exec(
         &r->app->db,
         "INSERT INTO integrations (environment_id, channel, provider, credentials, settings,"

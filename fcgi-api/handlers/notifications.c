@@ -191,6 +191,7 @@ static const char *const get_sql =
     "   'attempts', d.attempts, 'provider_message_id', d.provider_message_id,"
     "   'error', d.error, 'created_at', herald_ts(d.created_at),"
     "   'updated_at', herald_ts(d.updated_at), 'sent_at', herald_ts(d.sent_at),"
+    "   'delivered_at', herald_ts(d.delivered_at),"
     "   'next_attempt_at', herald_ts(d.next_attempt_at),"
     "   'attempt_log', (SELECT COALESCE(json_agg(json_build_object("
     "       'attempt', a.attempt, 'started_at', herald_ts(a.started_at),"

@@ -9,6 +9,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sodium.h>
 
 #include "config.h"
 #include "crypto.h"
@@ -134,6 +135,33 @@ static void test_streq(void **state)
     assert_true(hr_crypto_streq("", ""));
 }
 
+/* RFC 2202 test cases 1, 2 and 6 (a key longer than the block). */
+static void test_hmac_sha1(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *key, *data, *mac;
+        size_t keylen;
+    } cases[] = {
+        {"\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b",
+         "Hi There", "b617318655057264e28bc0b6fb378c8ef146be00", 20},
+        {"Jefe", "what do ya want for nothing?", "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79", 4},
+    };
+    char hex[2 * HR_CRYPTO_SHA1_LEN + 1];
+    unsigned char mac[HR_CRYPTO_SHA1_LEN];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        hr_crypto_hmac_sha1(cases[i].key, cases[i].keylen, cases[i].data, strlen(cases[i].data), mac);
+        sodium_bin2hex(hex, sizeof hex, mac, sizeof mac);
+        assert_string_equal(hex, cases[i].mac);
+    }
+    unsigned char longkey[80];
+    memset(longkey, 0xaa, sizeof longkey);
+    const char *data = "Test Using Larger Than Block-Size Key - Hash Key First";
+    hr_crypto_hmac_sha1(longkey, sizeof longkey, data, strlen(data), mac);
+    sodium_bin2hex(hex, sizeof hex, mac, sizeof mac);
+    assert_string_equal(hex, "aa4ae5e15272d00e95705637ce8a3b55ed402112");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -143,6 +171,7 @@ int main(void)
         cmocka_unit_test(test_tampered_or_foreign_boxes_are_refused),
         cmocka_unit_test(test_derive),
         cmocka_unit_test(test_streq),
+        cmocka_unit_test(test_hmac_sha1),
     };
     return cmocka_run_group_tests(tests, group_setup, NULL);
 }
