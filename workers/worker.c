@@ -1,11 +1,15 @@
 /* worker: claim → send → record → ack, for one channel. Duplicate stream
  * entries are harmless: a delivery that cannot be claimed is acked and
- * skipped, so the transport is at-least-once and the send happens once. */
+ * skipped, so the transport is at-least-once and the send happens once.
+ * Network sends run many at once through the libcurl multi interface; the
+ * loop keeps reading while sends are in flight, and each entry is acked once
+ * its attempt is recorded. */
 #include "worker.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/time.h>
 #include <time.h>
 
@@ -15,22 +19,29 @@
 #include "jsonutil.h"
 #include "log.h"
 #include "proc.h"
+#include "render.h"
+#include "rtpub.h"
 
 static const char *const claim_sql =
     "UPDATE deliveries d SET status = 'sending', attempts = d.attempts + 1,"
     " lease_until = now() + make_interval(secs => $2::int), next_attempt_at = NULL,"
-    " updated_at = now()"
+    " handed_over_at = NULL, updated_at = now()"
     " FROM notifications n"
     " WHERE d.id = ANY($1::uuid[]) AND d.channel = $3 AND n.id = d.notification_id"
     " AND d.status IN ('queued', 'retrying')"
     " AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= now())"
     " RETURNING d.id, d.attempts, COALESCE(d.address, ''), n.id, n.environment_id, n.user_id,"
-    " n.type, n.title, n.body, n.data::text, COALESCE(n.request_id, '')";
+    " n.type, n.title, n.body, n.data::text, COALESCE(n.request_id, ''), herald_ts(n.created_at),"
+    " COALESCE(d.webhook_event::text, '')";
 
 static const char *const record_sql =
     "WITH a AS (INSERT INTO attempts (delivery_id, attempt, started_at, duration_ms,"
-    "   response_code, outcome, error)"
-    "   VALUES ($1, $2, to_timestamp($3::bigint / 1000.0), $4, $5, $6, $7)"
+    "   response_code, outcome, error, response_excerpt)"
+    /* only while the delivery exists: a deleted project takes its
+     * deliveries along, and the attempt then has nothing to belong to */
+    "   SELECT $1::uuid, $2::int, to_timestamp($3::bigint / 1000.0), $4::int, $5::int,"
+    "    $6::text, $7::text, $11::text"
+    "   WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = $1::uuid)"
     "   ON CONFLICT DO NOTHING)"
     " UPDATE deliveries SET status = $8, error = $7, lease_until = NULL, updated_at = now(),"
     "  provider_message_id = COALESCE($9, provider_message_id),"
@@ -38,14 +49,43 @@ static const char *const record_sql =
     "  next_attempt_at = CASE WHEN $8 = 'retrying'"
     "    THEN now() + make_interval(secs => $10::double precision / 1000) END"
     /* attempts is the claim's fencing token: a worker whose lease ran out and
-     * whose delivery was claimed again cannot overwrite the newer claim. */
+     * whose delivery was claimed again cannot overwrite the newer claim. While
+     * attempts is unchanged nobody claimed it since, so the result stands even
+     * if the sweeper already turned the expired lease into 'retrying'. */
+    " WHERE id = $1 AND status IN ('sending', 'retrying') AND attempts = $2::int";
+
+/* A claimed delivery that was not tried (breaker open, bulkhead full,
+ * shutting down) goes back to 'retrying' without using up an attempt. */
+static const char *const release_sql =
+    "UPDATE deliveries SET status = 'retrying', attempts = attempts - 1, lease_until = NULL,"
+    " next_attempt_at = now() + make_interval(secs => $3::double precision / 1000),"
+    " error = $4, updated_at = now()"
     " WHERE id = $1 AND status = 'sending' AND attempts = $2::int";
 
 static const char *const inbox_sql =
     "INSERT INTO inbox_items (id, environment_id, user_id, notification_id, title, body, data)"
-    " SELECT d.id, d.environment_id, n.user_id, n.id, n.title, n.body, n.data"
+    /* title, body and action URL as rendered (lib/render.h) when given */
+    " SELECT d.id, d.environment_id, n.user_id, n.id, COALESCE($2, n.title), COALESCE($3, n.body),"
+    "  CASE WHEN COALESCE($4, '') = '' THEN n.data"
+    "   ELSE n.data || jsonb_build_object('action_url', $4::text) END"
     " FROM deliveries d JOIN notifications n ON n.id = d.notification_id WHERE d.id = $1"
     " ON CONFLICT (id) DO NOTHING";
+
+/* A webhook endpoint's failure streak; one that failed without a success
+ * for [webhooks] disable_after_s is disabled. */
+static const char *const endpoint_ok_sql =
+    "UPDATE webhook_endpoints SET failing_since = NULL"
+    " WHERE id = $1::uuid AND failing_since IS NOT NULL";
+static const char *const endpoint_fail_sql =
+    "UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, now()),"
+    " disabled_at = CASE WHEN disabled_at IS NULL AND COALESCE(failing_since, now())"
+    "   <= now() - make_interval(secs => $2::int) THEN now() ELSE disabled_at END,"
+    " disabled_reason = CASE WHEN disabled_at IS NULL AND COALESCE(failing_since, now())"
+    "   <= now() - make_interval(secs => $2::int)"
+    "   THEN 'failing since ' || herald_ts(COALESCE(failing_since, now())) || ': ' || $3"
+    "   ELSE disabled_reason END"
+    " WHERE id = $1::uuid RETURNING disabled_at IS NOT NULL AND disabled_at >= now() - interval '1 second',"
+    " environment_id";
 
 static long long wall_ms(void)
 {
@@ -54,18 +94,36 @@ static long long wall_ms(void)
     return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
+static long long mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+long hr_worker_max_attempts(const hr_config_t *cfg, hr_channel_t ch)
+{
+    const char *name = hr_channel_name(ch), *s = cfg->worker_channel_max_attempts;
+    size_t nl = strlen(name);
+    while (s != NULL && *s) {
+        while (*s == ' ' || *s == ',')
+            s++;
+        if (strncmp(s, name, nl) == 0 && s[nl] == '=') {
+            long v = strtol(s + nl + 1, NULL, 10);
+            if (v >= 1)
+                return v;
+        }
+        s = strchr(s, ',');
+    }
+    return cfg->worker_max_attempts;
+}
+
 static void worker_pick_provider(hr_worker_t *w)
 {
     const hr_provider_ops_t *want = &hr_provider_sink;
-    if (w->channel == HR_CHANNEL_EMAIL && w->cfg->email_smtp_url[0] != '\0')
-        want = &hr_provider_smtp;
     if (want == w->provider)
         return;
-    if (w->provider != NULL)
-        w->provider->close(w->provider_state);
     char err[256];
-    w->provider = NULL;
-    w->provider_state = NULL;
     if (want->open(&w->provider_state, w->cfg, w->channel, err, sizeof err) != 0) {
         hr_log_error("provider %s: %s", want->name, err);
         return;
@@ -78,56 +136,79 @@ static void worker_pick_provider(hr_worker_t *w)
 static void worker_inbox(hr_worker_t *w, const hr_message_t *m, hr_send_result_t *res)
 {
     char err[256];
-    const char *p[1] = {m->delivery_id};
-    if (hr_db_run(&w->db, inbox_sql, 1, p, err, sizeof err) != 0) {
+    const char *p[4] = {m->delivery_id, m->title, m->body,
+                        m->rendered != NULL ? m->rendered->action_url : NULL};
+    if (hr_db_run(&w->db, inbox_sql, 4, p, err, sizeof err) != 0) {
         res->outcome = HR_SEND_TRANSIENT;
         snprintf(res->error, sizeof res->error, "inbox: %s", err);
         return;
     }
     res->outcome = HR_SEND_OK;
     snprintf(res->provider_message_id, sizeof res->provider_message_id, "inbox:%s", m->delivery_id);
+    /* Push it to the user's open tabs. The item is stored: a failed publish
+     * is logged, and the tabs see the item when they next refetch (resync). */
+    hr_rtpub_opts_t o;
+    hr_rtpub_opts(w->cfg, &o);
+    if (hr_rtpub_created(&w->db, &w->redis, &o, m->delivery_id, err, sizeof err) != 0)
+        hr_log_json(HR_LOG_WARN, m->request_id, "realtime publish failed",
+                    json_pack("{s:s, s:s}", "delivery_id", m->delivery_id, "error", err));
 }
 
-/* Records the attempt and the delivery's new state. Returns 0 or -1. */
+/* The delivery's next state after an attempt, and the retry delay (ms). */
+static const char *worker_next_state(const hr_worker_t *w, const hr_message_t *m,
+                                     const hr_send_result_t *res, long *delay)
+{
+    *delay = 0;
+    if (res->outcome == HR_SEND_OK)
+        return "sent";
+    if (res->outcome == HR_SEND_PERMANENT ||
+        m->attempt >= hr_worker_max_attempts(w->cfg, w->channel))
+        return "failed";
+    *delay = hr_backoff_ms(m->attempt, w->cfg->worker_retry_base_ms, w->cfg->worker_retry_factor,
+                           w->cfg->worker_retry_cap_ms);
+    if (res->retry_after_ms > *delay)
+        *delay = res->retry_after_ms;
+    return "retrying";
+}
+
+static const char *worker_outcome_name(const hr_send_result_t *res)
+{
+    return res->outcome == HR_SEND_OK          ? "sent"
+           : res->outcome == HR_SEND_TRANSIENT ? "transient"
+                                               : "permanent";
+}
+
+/* Records the attempt and the delivery's new state. Returns 0, -1 for a
+ * failure worth retrying (PostgreSQL away) or -2 for a statement PostgreSQL
+ * refuses for good. */
 static int worker_record(hr_worker_t *w, const hr_message_t *m, long long started,
                          long duration, const hr_send_result_t *res, const char **state_out)
 {
-    const char *outcome = res->outcome == HR_SEND_OK          ? "sent"
-                          : res->outcome == HR_SEND_TRANSIENT ? "transient"
-                                                              : "permanent";
-    const char *state = "sent";
+    const char *outcome = worker_outcome_name(res);
     long delay = 0;
-    if (res->outcome == HR_SEND_PERMANENT ||
-        (res->outcome == HR_SEND_TRANSIENT && m->attempt >= w->cfg->worker_max_attempts)) {
-        state = "failed";
-    } else if (res->outcome == HR_SEND_TRANSIENT) {
-        state = "retrying";
-        delay = hr_backoff_ms(m->attempt, w->cfg->worker_retry_base_ms, w->cfg->worker_retry_factor,
-                              w->cfg->worker_retry_cap_ms);
-        if (res->retry_after_ms > delay)
-            delay = res->retry_after_ms;
-    }
+    const char *state = worker_next_state(w, m, res, &delay);
     char attempt[16], start[24], dur[24], code[24], delay_s[24];
     snprintf(attempt, sizeof attempt, "%d", m->attempt);
     snprintf(start, sizeof start, "%lld", started);
     snprintf(dur, sizeof dur, "%ld", duration);
     snprintf(code, sizeof code, "%ld", res->response_code);
     snprintf(delay_s, sizeof delay_s, "%ld", delay);
-    const char *p[10] = {m->delivery_id,
+    const char *p[11] = {m->delivery_id,
                          attempt,
                          start,
                          dur,
                          res->response_code ? code : NULL,
                          outcome,
-                         res->outcome == HR_SEND_OK ? NULL : res->error,
+                         res->error[0] ? res->error : NULL,
                          state,
                          res->provider_message_id[0] ? res->provider_message_id : NULL,
-                         delay_s};
+                         delay_s,
+                         res->excerpt[0] ? res->excerpt : NULL};
     char err[256];
-    if (hr_db_run(&w->db, record_sql, 10, p, err, sizeof err) != 0) {
+    if (hr_db_run(&w->db, record_sql, 11, p, err, sizeof err) != 0) {
         hr_log_json(HR_LOG_ERROR, m->request_id, "recording the attempt failed",
                     json_pack("{s:s, s:s}", "delivery_id", m->delivery_id, "error", err));
-        return -1;
+        return hr_db_err_lasting(err) ? -2 : -1;
     }
     *state_out = state;
     return 0;
@@ -146,67 +227,721 @@ static void worker_dead(hr_worker_t *w, const hr_message_t *m, const hr_send_res
         freeReplyObject(rep);
 }
 
-static void worker_send_row(hr_worker_t *w, PGresult *res, int row)
+/* Keeps the failure streak of a webhook endpoint; disables it after
+ * [webhooks] disable_after_s without a success, and says so in the log. */
+static void worker_endpoint_health(hr_worker_t *w, const hr_message_t *m, const hr_send_result_t *r)
 {
-    json_t *data = json_loads(PQgetvalue(res, row, 9), 0, NULL);
-    hr_message_t m = {
-        .delivery_id = PQgetvalue(res, row, 0),
-        .attempt = atoi(PQgetvalue(res, row, 1)),
-        .address = PQgetvalue(res, row, 2),
-        .notification_id = PQgetvalue(res, row, 3),
-        .environment_id = PQgetvalue(res, row, 4),
-        .user_id = PQgetvalue(res, row, 5),
-        .type = PQgetvalue(res, row, 6),
-        .title = PQgetvalue(res, row, 7),
-        .body = PQgetvalue(res, row, 8),
-        .data = data != NULL ? data : json_object(),
-        .request_id = PQgetvalue(res, row, 10),
+    if (w->channel != HR_CHANNEL_WEBHOOK || !hr_uuid_valid(m->address) ||
+        (r->outcome != HR_SEND_OK && r->breaker_neutral))
+        return;
+    char err[256], after[24];
+    snprintf(after, sizeof after, "%ld", w->cfg->webhooks_disable_after_s);
+    const char *p[3] = {m->address, after, r->error};
+    if (r->outcome == HR_SEND_OK) {
+        if (hr_db_run(&w->db, endpoint_ok_sql, 1, p, err, sizeof err) != 0)
+            hr_log_warn("endpoint health: %s", err);
+        return;
+    }
+    PGresult *res = hr_db_exec(&w->db, endpoint_fail_sql, 3, p, err, sizeof err);
+    if (res == NULL) {
+        hr_log_warn("endpoint health: %s", err);
+        return;
+    }
+    if (PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't')
+        hr_log_json(HR_LOG_WARN, m->request_id, "webhook endpoint disabled",
+                    json_pack("{s:s, s:s, s:s}", "endpoint_id", m->address, "environment_id",
+                              PQgetvalue(res, 0, 1), "error", r->error));
+    PQclear(res);
+}
+
+/* notification.sent / notification.failed: one webhook delivery per endpoint
+ * of the environment subscribed to the event (explicitly: an endpoint with
+ * no event types gets notifications, not these). Ids are derived from the
+ * delivery, the endpoint and the event, so a replay inserts nothing new;
+ * they keep the notification's time prefix (same monthly partition). */
+static const char *const event_sql =
+    "WITH e AS (SELECT id FROM webhook_endpoints WHERE environment_id = $1"
+    "   AND disabled_at IS NULL AND $2 = ANY(event_types))"
+    " INSERT INTO deliveries (id, notification_id, environment_id, channel, status, address,"
+    "   webhook_event)"
+    " SELECT (left(replace($3, '-', ''), 12) || substr(md5($4 || e.id::text || $2), 13, 20))::uuid,"
+    "   $3::uuid, $1::uuid, 'webhook', 'queued', e.id::text, $5::jsonb FROM e"
+    " ON CONFLICT (id) DO NOTHING RETURNING id";
+
+static void worker_emit_event(hr_worker_t *w, const hr_message_t *m, const char *state,
+                              const hr_send_result_t *r)
+{
+    if (w->channel == HR_CHANNEL_WEBHOOK)
+        return; /* events about events would never end */
+    char type[32], err[256];
+    snprintf(type, sizeof type, "notification.%s", state);
+    json_t *ev = json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:i, s:s?, s:s?}}", "type", type,
+                           "delivery", "id", m->delivery_id, "channel", hr_channel_name(m->channel),
+                           "status", state, "address", m->address, "attempts", m->attempt,
+                           "provider_message_id",
+                           r->provider_message_id[0] ? r->provider_message_id : NULL, "error",
+                           r->outcome == HR_SEND_OK ? NULL : r->error);
+    hr_assert(ev != NULL);
+    char *text = hr_json_dump(ev);
+    json_decref(ev);
+    const char *p[5] = {m->environment_id, type, m->notification_id, m->delivery_id, text};
+    PGresult *res = hr_db_exec(&w->db, event_sql, 5, p, err, sizeof err);
+    free(text);
+    if (res == NULL) {
+        hr_log_json(HR_LOG_WARN, m->request_id, "webhook event not stored",
+                    json_pack("{s:s, s:s, s:s}", "delivery_id", m->delivery_id, "event", type,
+                              "error", err));
+        return;
+    }
+    int n = PQntuples(res);
+    for (int i = 0; i < n; i++) {
+        const char *argv[7] = {"XADD", "herald:deliveries:webhook", "*", "d", PQgetvalue(res, i, 0),
+                               "n", m->notification_id};
+        if (hr_redis_append(&w->redis, 7, argv, NULL, err, sizeof err) != 0) {
+            n = i;
+            break;
+        }
+    }
+    /* Not queued now: the sweeper queues them after [sweeper] requeue_after_s. */
+    if (n > 0 && hr_redis_flush(&w->redis, n, err, sizeof err) != 0)
+        hr_log_warn("webhook events not queued now: %s", err);
+    PQclear(res);
+}
+
+static void worker_after_record(hr_worker_t *w, const hr_message_t *m, const char *provider,
+                                long dur, const hr_send_result_t *r, const char *state);
+
+/* SMS: long texts are left to the provider's segmentation; the log line
+ * reports their length in characters and the segments it costs (GSM-7:
+ * 160, then 153 per part; anything beyond ASCII: UCS-2, 70, then 67). */
+static void worker_sms_length(const hr_message_t *m, json_t *f)
+{
+    const hr_rendered_t *rd = m->rendered;
+    const char *text = rd != NULL && rd->text != NULL && rd->text[0] ? rd->text : NULL;
+    size_t chars = 0;
+    bool ascii = true;
+    const char *parts[3] = {text ? text : m->title, text ? "" : "\n", text ? "" : m->body};
+    for (int k = 0; k < 3; k++)
+        for (const unsigned char *p = (const unsigned char *)parts[k]; *p; p++) {
+            if (*p >= 0x80)
+                ascii = false;
+            if ((*p & 0xc0) != 0x80)
+                chars++;
+        }
+    size_t single = ascii ? 160 : 70, part = ascii ? 153 : 67;
+    size_t segments = chars <= single ? 1 : (chars + part - 1) / part;
+    json_object_set_new(f, "length", json_integer((json_int_t)chars));
+    json_object_set_new(f, "segments", json_integer((json_int_t)segments));
+    json_object_set_new(f, "encoding", json_string(ascii ? "gsm7" : "ucs2"));
+}
+
+/* Records a finished attempt (waiting for PostgreSQL if need be) and logs it. */
+static void worker_finish(hr_worker_t *w, const hr_message_t *m, const char *provider,
+                          long long started, long dur, const hr_send_result_t *r)
+{
+    const char *state = NULL;
+    /* The send happened: its result must not be lost, or the delivery would be
+     * sent again once its lease runs out. Without PostgreSQL nothing else can
+     * be done anyway, so wait for it (until told to stop). */
+    long pause = 200;
+    int rc;
+    while ((rc = worker_record(w, m, started, dur, r, &state)) == -1 && !hr_proc_stop) {
+        /* Only an outage is worth waiting for: a statement PostgreSQL refuses
+         * for good would stall the channel forever. */
+        hr_proc_sleep_ms(pause);
+        pause = pause * 2 > 5000 ? 5000 : pause * 2;
+    }
+    if (rc != 0)
+        return;
+    worker_after_record(w, m, provider, dur, r, state);
+}
+
+/* What follows a recorded attempt: dead-letter copy, endpoint health,
+ * outcome events, the log line. */
+static void worker_after_record(hr_worker_t *w, const hr_message_t *m, const char *provider,
+                                long dur, const hr_send_result_t *r, const char *state)
+{
+    if (strcmp(state, "failed") == 0)
+        worker_dead(w, m, r);
+    worker_endpoint_health(w, m, r);
+    if (strcmp(state, "sent") == 0 || strcmp(state, "failed") == 0)
+        worker_emit_event(w, m, state, r);
+    json_t *f = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:i}", "delivery_id", m->delivery_id,
+                          "notification_id", m->notification_id, "channel",
+                          hr_channel_name(w->channel), "provider", provider, "attempt", m->attempt,
+                          "status", state, "duration_ms", (int)dur);
+    if (r->response_code)
+        json_object_set_new(f, "response_code", json_integer(r->response_code));
+    if (r->outcome != HR_SEND_OK)
+        json_object_set_new(f, "error", json_string(r->error));
+    if (w->channel == HR_CHANNEL_SMS)
+        worker_sms_length(m, f);
+    hr_log_json(r->outcome == HR_SEND_OK ? HR_LOG_INFO : HR_LOG_WARN, m->request_id,
+                "delivery attempt", f);
+}
+
+static void worker_ack_later(hr_worker_t *w, const char *stream_id)
+{
+    if (w->nacks == w->capacks) {
+        w->capacks = w->capacks ? w->capacks * 2 : 64;
+        w->acks = realloc(w->acks, w->capacks * sizeof *w->acks);
+        hr_assert(w->acks != NULL);
+    }
+    w->acks[w->nacks] = strdup(stream_id);
+    hr_assert(w->acks[w->nacks] != NULL);
+    w->nacks++;
+}
+
+static void worker_flush_acks(hr_worker_t *w)
+{
+    if (w->nacks == 0)
+        return;
+    char err[256];
+    if (hr_consumer_ack(&w->consumer, (const char *const *)w->acks, w->nacks, err, sizeof err) != 0)
+        hr_log_warn("ack failed (the entries are read again and skipped): %s", err);
+    for (size_t i = 0; i < w->nacks; i++)
+        free(w->acks[i]);
+    w->nacks = 0;
+}
+
+/* ---- jobs ------------------------------------------------------------- */
+
+/* A send's point of no return (the sink before its rename, SMTP before the
+ * end of DATA, an HTTP request before the last byte of its body): marked
+ * before the message is complete, so a worker that dies right after is not
+ * made to send it again (the sweeper turns such a lease into 'sent'). Many
+ * at once: the uploads paused in one turn of the loop. A delivery whose
+ * claim is no longer current (lease expired, claimed again) is not marked,
+ * and its send must not complete. */
+static const char *const handover_sql =
+    "UPDATE deliveries d SET handed_over_at = now()"
+    " FROM unnest($1::uuid[], $2::int[]) AS x(id, attempt)"
+    /* = ANY as well: index scans, and only the partitions named */
+    " WHERE d.id = ANY($1::uuid[]) AND d.id = x.id AND d.status = 'sending'"
+    " AND d.attempts = x.attempt"
+    " RETURNING d.id::text";
+
+typedef struct worker_handover {
+    hr_worker_t *w;
+    const hr_message_t *m;
+} worker_handover_t;
+
+/* Marks the handover of the n messages ms in a transaction; ok[i] says
+ * whether ms[i]'s was. With commit, the transaction is committed; without,
+ * it is left open for the caller to commit around the ends of the sends
+ * (worker_handover_group). Returns 0, or -1 when nothing could be marked
+ * (PostgreSQL away: every ok[i] false, no transaction left open). */
+static int worker_record_handovers(hr_worker_t *w, const hr_message_t *const *ms, size_t n,
+                                   bool *ok, bool commit)
+{
+    hr_buf_t ids = HR_BUF_INIT, atts = HR_BUF_INIT;
+    hr_buf_puts(&ids, "{");
+    hr_buf_puts(&atts, "{");
+    for (size_t i = 0; i < n; i++) {
+        hr_buf_printf(&ids, "%s%s", i ? "," : "", ms[i]->delivery_id);
+        hr_buf_printf(&atts, "%s%d", i ? "," : "", ms[i]->attempt);
+        ok[i] = false;
+    }
+    hr_buf_puts(&ids, "}");
+    hr_buf_puts(&atts, "}");
+    const char *p[2] = {ids.data, atts.data};
+    char err[256];
+    int rc = -1;
+    PGresult *res = NULL;
+    /* Committed without waiting for the WAL flush: only a PostgreSQL crash
+     * can lose the mark, and that costs at worst a second copy. */
+    if (hr_db_run(&w->db, "BEGIN", 0, NULL, err, sizeof err) != 0 ||
+        hr_db_run(&w->db, "SET LOCAL synchronous_commit TO off", 0, NULL, err, sizeof err) != 0)
+        goto fail;
+    res = hr_db_exec(&w->db, handover_sql, 2, p, err, sizeof err);
+    if (res == NULL)
+        goto fail;
+    for (int r = 0; r < PQntuples(res); r++)
+        for (size_t i = 0; i < n; i++)
+            if (!ok[i] && strcasecmp(PQgetvalue(res, r, 0), ms[i]->delivery_id) == 0)
+                ok[i] = true;
+    if (commit && hr_db_run(&w->db, "COMMIT", 0, NULL, err, sizeof err) != 0)
+        goto fail;
+    rc = 0;
+    goto done;
+fail:
+    hr_db_rollback(&w->db);
+    for (size_t i = 0; i < n; i++)
+        ok[i] = false;
+    hr_log_json(HR_LOG_WARN, n == 1 ? ms[0]->request_id : NULL, "handover not recorded",
+                json_pack("{s:s, s:i, s:s}", "delivery_id", ms[0]->delivery_id, "count", (int)n,
+                          "error", err));
+done:
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (!ok[i])
+            hr_log_json(HR_LOG_WARN, ms[i]->request_id, "handover not recorded",
+                        json_pack("{s:s, s:s}", "delivery_id", ms[i]->delivery_id, "error",
+                                  "the claim is no longer current (lease expired, or deleted)"));
+    PQclear(res);
+    hr_buf_free(&ids);
+    hr_buf_free(&atts);
+    return rc;
+}
+
+/* hr_message_t.handover of a send that waits for it in place (the sink):
+ * marked and committed before the message is completed. */
+static int worker_handover(void *ctx)
+{
+    worker_handover_t *h = ctx;
+    bool ok = false;
+    const hr_message_t *ms[1] = {h->m};
+    return worker_record_handovers(h->w, ms, 1, &ok, true) == 0 && ok ? 0 : -1;
+}
+
+#define JOB_FIELDS 13
+
+typedef struct worker_job {
+    hr_job_t job;                 /* first: a hr_job_t * is a worker_job_t * */
+    char *own[JOB_FIELDS];
+    json_t *data;
+    worker_handover_t handover;
+    hr_gate_t *gate;
+    bool in_queue_count;
+    hr_rendered_t rd;             /* what the message says (lib/render.h) */
+    bool rendered;                /* false: reading the content failed, retry later */
+} worker_job_t;
+
+/* hr_job_t.handover_wait: the upload of j paused before its end (HTTP: the
+ * last byte of the body; SMTP: the end of DATA); its handover is marked
+ * with the others of this turn (worker_handovers). */
+static void worker_handover_wait(hr_job_t *j)
+{
+    hr_worker_t *w = ((worker_job_t *)(void *)j)->handover.w;
+    j->handover_next = w->handovers;
+    w->handovers = j;
+}
+
+static worker_job_t *job_new(hr_worker_t *w, PGresult *res, int row, const char *stream_id)
+{
+    worker_job_t *wj = calloc(1, sizeof *wj);
+    hr_assert(wj != NULL);
+    for (int i = 0; i < JOB_FIELDS; i++) {
+        wj->own[i] = strdup(PQgetvalue(res, row, i));
+        hr_assert(wj->own[i] != NULL);
+    }
+    json_t *data = json_loads(wj->own[9], 0, NULL);
+    wj->data = json_is_object(data) ? data : json_object();
+    if (!json_is_object(data))
+        json_decref(data);
+    hr_job_t *j = &wj->job;
+    j->msg = (hr_message_t){
+        .delivery_id = wj->own[0],
+        .attempt = atoi(wj->own[1]),
+        .address = wj->own[2],
+        .notification_id = wj->own[3],
+        .environment_id = wj->own[4],
+        .user_id = wj->own[5],
+        .type = wj->own[6],
+        .title = wj->own[7],
+        .body = wj->own[8],
+        .data = wj->data,
+        .request_id = wj->own[10],
+        .created_at = wj->own[11],
+        .webhook_event = wj->own[12],
         .channel = w->channel,
     };
-    if (data == NULL)
-        data = (json_t *)m.data;
+    /* The message's content on this channel: the environment's published
+     * template for the user's locale, or the built-in branded layout. */
+    char rerr[256];
+    wj->rendered = hr_render_for_channel(&w->db, j->msg.environment_id, j->msg.notification_id,
+                                         w->channel, j->msg.type, j->msg.title, j->msg.body,
+                                         j->msg.data, &wj->rd, rerr, sizeof rerr) == 0;
+    if (wj->rendered) {
+        j->msg.rendered = &wj->rd;
+        hr_rendered_title_body(&wj->rd, w->channel, &j->msg.title, &j->msg.body);
+    } else {
+        hr_log_warn("delivery %s: %s", j->msg.delivery_id, rerr);
+    }
+    wj->handover = (worker_handover_t){w, &j->msg};
+    j->msg.handover = worker_handover;
+    j->msg.handover_ctx = &wj->handover;
+    j->handover_wait = worker_handover_wait;
+    j->cfg = w->cfg;
+    j->stream_id = strdup(stream_id);
+    hr_assert(j->stream_id != NULL);
+    j->retry_after_ms = -1;
+    return wj;
+}
+
+static void job_free(worker_job_t *wj)
+{
+    hr_job_t *j = &wj->job;
+    if (j->easy != NULL)
+        curl_easy_cleanup(j->easy);
+    curl_slist_free_all(j->headers);
+    curl_slist_free_all(j->rcpts);
+    free(j->req_body);
+    hr_buf_free(&j->resp);
+    hr_integration_unref(j->integ);
+    hr_webhook_endpoint_unref(j->endpoint);
+    free((char *)j->stream_id);
+    for (int i = 0; i < JOB_FIELDS; i++)
+        free(wj->own[i]);
+    json_decref(wj->data);
+    hr_rendered_free(&wj->rd);
+    free(wj);
+}
+
+static void worker_result_init(hr_send_result_t *r)
+{
+    memset(r, 0, sizeof *r);
+    r->retry_after_ms = -1;
+}
+
+/* Which provider sends this job: a webhook endpoint, a chat webhook URL
+ * given as the user's address, the environment's integration, the global
+ * SMTP server for email, or the local sink (NULL here). */
+static const hr_provider_ops_t *worker_route(hr_worker_t *w, hr_job_t *j, char *err, size_t errlen)
+{
+    static const struct {
+        const char *name;
+        hr_channel_t ch;
+        const hr_provider_ops_t *ops;
+    } table[] = {
+        {"smtp", HR_CHANNEL_EMAIL, &hr_provider_smtp},
+        {"resend", HR_CHANNEL_EMAIL, &hr_provider_resend},
+        {"twilio", HR_CHANNEL_SMS, &hr_provider_twilio},
+        {"telegram", HR_CHANNEL_TELEGRAM, &hr_provider_telegram},
+        {"discord", HR_CHANNEL_DISCORD, &hr_provider_discord},
+        {"whatsapp", HR_CHANNEL_WHATSAPP, &hr_provider_whatsapp},
+        {"slack", HR_CHANNEL_SLACK, &hr_provider_slack},
+    };
+    if (w->channel == HR_CHANNEL_WEBHOOK)
+        return &hr_provider_webhook;
+    j->integ = hr_integration_ref(hr_integration_cache_get(&w->integrations, j->msg.environment_id));
+    bool url = strncmp(j->msg.address, "https://", 8) == 0 || strncmp(j->msg.address, "http://", 7) == 0;
+    if (url && w->channel == HR_CHANNEL_DISCORD)
+        return &hr_provider_discord;
+    if (url && w->channel == HR_CHANNEL_SLACK)
+        return &hr_provider_slack;
+    if (j->integ != NULL) {
+        for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+            if (table[i].ch == w->channel && strcmp(table[i].name, j->integ->provider) == 0)
+                return table[i].ops;
+        snprintf(err, errlen, "unknown provider '%s' for %s", j->integ->provider,
+                 hr_channel_name(w->channel));
+        return NULL;
+    }
+    if (w->channel == HR_CHANNEL_EMAIL && w->cfg->email_smtp_url[0] != '\0')
+        return &hr_provider_smtp;
+    return NULL;
+}
+
+/* Puts a claimed but untried delivery back as 'retrying' after delay_ms. */
+static void worker_release(hr_worker_t *w, worker_job_t *wj, long delay_ms, const char *why)
+{
+    char err[256], attempt[16], delay[24];
+    snprintf(attempt, sizeof attempt, "%d", wj->job.msg.attempt);
+    snprintf(delay, sizeof delay, "%ld", delay_ms);
+    const char *p[4] = {wj->job.msg.delivery_id, attempt, delay, why};
+    if (hr_db_run(&w->db, release_sql, 4, p, err, sizeof err) != 0)
+        hr_log_warn("release of %s failed (its lease runs out instead): %s",
+                    wj->job.msg.delivery_id, err);
+    hr_log_json(HR_LOG_INFO, wj->job.msg.request_id, "delivery postponed",
+                json_pack("{s:s, s:s, s:I}", "delivery_id", wj->job.msg.delivery_id, "reason", why,
+                          "delay_ms", (json_int_t)delay_ms));
+    worker_ack_later(w, wj->job.stream_id);
+}
+
+static void worker_job_done(hr_worker_t *w, worker_job_t *wj)
+{
+    worker_ack_later(w, wj->job.stream_id);
+    w->njobs--;
+    job_free(wj);
+}
+
+/* Runs a synchronous send (sink, in-app) or a job that failed before it
+ * could be sent, and records it. */
+static void worker_sync(hr_worker_t *w, worker_job_t *wj, const hr_send_result_t *pre)
+{
+
     hr_send_result_t r;
-    memset(&r, 0, sizeof r);
-    r.retry_after_ms = -1;
-    long long started = wall_ms();
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (w->channel == HR_CHANNEL_IN_APP) {
-        worker_inbox(w, &m, &r);
+    worker_result_init(&r);
+    long long started = wall_ms(), t0 = mono_ms();
+    const char *name = "sink";
+    if (pre != NULL) {
+        r = *pre;
+        name = wj->job.ops != NULL ? wj->job.ops->name : "none";
+    } else if (w->channel == HR_CHANNEL_IN_APP) {
+        name = "inbox";
+        worker_inbox(w, &wj->job.msg, &r);
     } else if (w->provider != NULL) {
-        w->provider->send(w->provider_state, &m, &r);
+        w->provider->send(w->provider_state, &wj->job.msg, &r);
     } else {
         r.outcome = HR_SEND_TRANSIENT;
         snprintf(r.error, sizeof r.error, "no provider available for %s", hr_channel_name(w->channel));
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    long dur = (long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
-    const char *state = NULL;
-    if (worker_record(w, &m, started, dur, &r, &state) == 0) {
-        if (strcmp(state, "failed") == 0)
-            worker_dead(w, &m, &r);
-        json_t *f = json_pack("{s:s, s:s, s:s, s:i, s:s, s:i}", "delivery_id", m.delivery_id,
-                              "notification_id", m.notification_id, "channel",
-                              hr_channel_name(w->channel), "attempt", m.attempt, "status", state,
-                              "duration_ms", (int)dur);
-        if (r.outcome != HR_SEND_OK)
-            json_object_set_new(f, "error", json_string(r.error));
-        hr_log_json(r.outcome == HR_SEND_OK ? HR_LOG_INFO : HR_LOG_WARN, m.request_id,
-                    "delivery attempt", f);
-    }
-    json_decref(data);
+    worker_finish(w, &wj->job.msg, name, started, (long)(mono_ms() - t0), &r);
 }
 
-/* Claims what it can of a batch, sends it, then acks every entry. */
+static void worker_enqueue(hr_worker_t *w, worker_job_t *wj)
+{
+    hr_job_t *j = &wj->job;
+    wj->gate = hr_gate_get(&w->gates, j->gate_key[0] ? j->gate_key : j->ops->name);
+    /* Bulkhead: an endpoint has at most provider_max_inflight sends in
+     * flight (the gate), and at most three quarters of the worker's places
+     * (max_inflight) in flight or waiting; the rest go back to the sweeper,
+     * so one slow provider cannot fill the worker and starve the others. */
+    if (wj->gate->state == HR_GATE_OPEN && mono_ms() < wj->gate->open_until_ms) {
+        worker_release(w, wj, (long)(wj->gate->open_until_ms - mono_ms()), "circuit_open");
+        w->njobs--;
+        job_free(wj);
+        return;
+    }
+    long waiting = 0;
+    for (hr_job_t *q = w->queue; q != NULL; q = q->next)
+        if (((worker_job_t *)(void *)q)->gate == wj->gate)
+            waiting++;
+    long share = w->cfg->worker_max_inflight - w->cfg->worker_max_inflight / 4;
+    if (share < w->cfg->worker_provider_max_inflight)
+        share = w->cfg->worker_provider_max_inflight;
+    if (waiting + wj->gate->inflight >= share) {
+        worker_release(w, wj, 500 + (long)hr_backoff_ms(1, 1000, 1, 1000), "bulkhead_full");
+        w->njobs--;
+        job_free(wj);
+        return;
+    }
+    j->next = NULL;
+    if (w->queue_tail != NULL)
+        w->queue_tail->next = j;
+    else
+        w->queue = j;
+    w->queue_tail = j;
+}
+
+/* Starts what the gates let through. Returns the shortest wait (ms) of the
+ * jobs left queued, or -1 when none is. */
+static long worker_dispatch(hr_worker_t *w)
+{
+    long shortest = -1;
+    hr_job_t **pp = &w->queue, *prev = NULL;
+    while (*pp != NULL) {
+        hr_job_t *j = *pp;
+        worker_job_t *wj = (worker_job_t *)(void *)j;
+        long wait = 0;
+        long long now = mono_ms();
+        hr_gate_verdict_t v = hr_gate_admit(wj->gate, now, w->cfg->worker_provider_max_inflight,
+                                            j->rate_per_s, &wait);
+        if (v == HR_GATE_WAIT) {
+            if (shortest < 0 || wait < shortest)
+                shortest = wait;
+            prev = j;
+            pp = &j->next;
+            continue;
+        }
+        *pp = j->next;
+        if (w->queue_tail == j)
+            w->queue_tail = prev;
+        j->next = NULL;
+        if (v == HR_GATE_REFUSE) {
+            worker_release(w, wj, wait, "circuit_open");
+            w->njobs--;
+            job_free(wj);
+            continue;
+        }
+        j->started_ms = wall_ms();
+        clock_gettime(CLOCK_MONOTONIC, &j->t0);
+        CURLMcode mc = curl_multi_add_handle(w->multi, j->easy);
+        hr_assert(mc == CURLM_OK);
+        w->inflight++;
+    }
+    return shortest;
+}
+
+/* Many finished attempts in one statement, so one commit (one WAL flush)
+ * records a whole turn of the send loop. Same fencing as record_sql. */
+static const char *const record_many_sql =
+    "WITH x AS (SELECT * FROM json_to_recordset($1::json) AS x(id uuid, attempt int,"
+    "   started bigint, duration int, code int, outcome text, error text, state text,"
+    "   msgid text, delay double precision, excerpt text)),"
+    " a AS (INSERT INTO attempts (delivery_id, attempt, started_at, duration_ms,"
+    "   response_code, outcome, error, response_excerpt)"
+    "   SELECT id, attempt, to_timestamp(started / 1000.0), duration, code, outcome, error, excerpt"
+    "   FROM x WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = x.id)"
+    "   ON CONFLICT DO NOTHING)"
+    " UPDATE deliveries d SET status = x.state, error = x.error, lease_until = NULL,"
+    "  updated_at = now(), provider_message_id = COALESCE(x.msgid, d.provider_message_id),"
+    "  sent_at = CASE WHEN x.state = 'sent' THEN now() ELSE d.sent_at END,"
+    "  next_attempt_at = CASE WHEN x.state = 'retrying'"
+    "    THEN now() + make_interval(secs => x.delay / 1000) END"
+    " FROM x WHERE d.id = x.id AND d.status IN ('sending', 'retrying') AND d.attempts = x.attempt";
+
+typedef struct worker_done {
+    worker_job_t *wj;
+    hr_send_result_t r;
+    long dur;
+    const char *state;
+} worker_done_t;
+
+static void worker_finish_many(hr_worker_t *w, worker_done_t *done, size_t n)
+{
+    if (n == 0)
+        return;
+    json_t *rows = json_array();
+    for (size_t i = 0; i < n; i++) {
+        const hr_message_t *m = &done[i].wj->job.msg;
+        const hr_send_result_t *r = &done[i].r;
+        long delay = 0;
+        done[i].state = worker_next_state(w, m, r, &delay);
+        json_t *row = json_pack("{s:s, s:i, s:I, s:I, s:s, s:s, s:I}", "id", m->delivery_id,
+                                "attempt", m->attempt, "started",
+                                (json_int_t)done[i].wj->job.started_ms, "duration",
+                                (json_int_t)done[i].dur, "outcome", worker_outcome_name(r), "state",
+                                done[i].state, "delay", (json_int_t)delay);
+        hr_assert(row != NULL);
+        json_object_set_new(row, "code", r->response_code ? json_integer(r->response_code) : json_null());
+        json_object_set_new(row, "error", r->error[0] ? json_string(r->error) : json_null());
+        json_object_set_new(row, "msgid", r->provider_message_id[0] ? json_string(r->provider_message_id)
+                                                                   : json_null());
+        json_object_set_new(row, "excerpt", r->excerpt[0] ? json_string(r->excerpt) : json_null());
+        /* A provider's bytes that are not UTF-8 cannot be JSON strings. */
+        if (json_object_get(row, "error") == NULL)
+            json_object_set_new(row, "error", json_string("(error text not UTF-8)"));
+        if (json_object_get(row, "excerpt") == NULL)
+            json_object_set_new(row, "excerpt", json_string("(response not UTF-8)"));
+        if (json_object_get(row, "msgid") == NULL)
+            json_object_set_new(row, "msgid", json_null());
+        json_array_append_new(rows, row);
+    }
+    char *text = hr_json_dump(rows);
+    json_decref(rows);
+    const char *p[1] = {text};
+    char err[256];
+    long pause = 200;
+    int rc;
+    /* As in worker_finish: the sends happened, their results must not be lost. */
+    while ((rc = hr_db_run(&w->db, record_many_sql, 1, p, err, sizeof err)) != 0 && !hr_proc_stop) {
+        hr_log_json(HR_LOG_ERROR, NULL, "recording attempts failed",
+                    json_pack("{s:i, s:s}", "count", (int)n, "error", err));
+        if (hr_db_err_lasting(err)) {
+            /* One bad row must not keep the others unrecorded: one by one. */
+            free(text);
+            for (size_t i = 0; i < n; i++)
+                worker_finish(w, &done[i].wj->job.msg, done[i].wj->job.ops->name,
+                              done[i].wj->job.started_ms, done[i].dur, &done[i].r);
+            return;
+        }
+        hr_proc_sleep_ms(pause);
+        pause = pause * 2 > 5000 ? 5000 : pause * 2;
+    }
+    free(text);
+    if (rc != 0)
+        return;
+    for (size_t i = 0; i < n; i++)
+        worker_after_record(w, &done[i].wj->job.msg, done[i].wj->job.ops->name, done[i].dur,
+                            &done[i].r, done[i].state);
+}
+
+/* Reads finished transfers: follow-ups go out again, results are recorded
+ * together. */
+static void worker_collect(hr_worker_t *w)
+{
+    CURLMsg *msg;
+    int left;
+    worker_done_t *done = NULL;
+    size_t ndone = 0, cap = 0;
+    while ((msg = curl_multi_info_read(w->multi, &left)) != NULL) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        CURL *easy = msg->easy_handle;
+        CURLcode rc = msg->data.result;
+        hr_job_t *j = NULL;
+        curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&j);
+        hr_assert(j != NULL);
+        worker_job_t *wj = (worker_job_t *)(void *)j;
+        long status = 0;
+        curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+        curl_multi_remove_handle(w->multi, easy);
+        if (rc == CURLE_ABORTED_BY_CALLBACK && j->handover == HR_HANDOVER_REFUSED) {
+            /* Stopped before the last byte: the provider never got a whole
+             * request. Not an attempt: back to 'retrying' (if PostgreSQL is
+             * away, its lease runs out and the sweeper retries it). */
+            w->inflight--;
+            hr_gate_done(wj->gate, mono_ms(), false, true, w->cfg->worker_breaker_threshold,
+                         w->cfg->worker_breaker_cooldown_ms);
+            worker_release(w, wj, 1000, "handover_not_recorded");
+            w->njobs--;
+            job_free(wj);
+            continue;
+        }
+        hr_send_result_t r;
+        worker_result_init(&r);
+        if (j->ops->finish(j, rc, status, &r) == 1) {
+            CURLMcode mc = curl_multi_add_handle(w->multi, easy);
+            hr_assert(mc == CURLM_OK);
+            continue;
+        }
+        w->inflight--;
+        struct timespec t1;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        long dur = (long)((t1.tv_sec - j->t0.tv_sec) * 1000 + (t1.tv_nsec - j->t0.tv_nsec) / 1000000);
+        hr_gate_done(wj->gate, mono_ms(), r.outcome == HR_SEND_TRANSIENT,
+                     r.breaker_neutral || r.outcome == HR_SEND_PERMANENT,
+                     w->cfg->worker_breaker_threshold, w->cfg->worker_breaker_cooldown_ms);
+        if (ndone == cap) {
+            cap = cap ? cap * 2 : 16;
+            done = realloc(done, cap * sizeof *done);
+            hr_assert(done != NULL);
+        }
+        done[ndone++] = (worker_done_t){wj, r, dur, NULL};
+    }
+    worker_finish_many(w, done, ndone);
+    for (size_t i = 0; i < ndone; i++)
+        worker_job_done(w, done[i].wj);
+    free(done);
+}
+
+/* Loads what the batch's jobs need in one query each: the environments'
+ * integrations, or the webhook endpoints. Returns 0 or -1 with err. */
+static int worker_prefetch(hr_worker_t *w, PGresult *res, hr_webhook_endpoint_t ***endpoints,
+                           char *err, size_t errlen)
+{
+    int n = PQntuples(res);
+    *endpoints = NULL;
+    if (n == 0 || w->channel == HR_CHANNEL_IN_APP)
+        return 0;
+    if (w->channel == HR_CHANNEL_WEBHOOK) {
+        hr_buf_t ids = HR_BUF_INIT;
+        hr_buf_puts(&ids, "{");
+        int k = 0;
+        for (int i = 0; i < n; i++)
+            if (hr_uuid_valid(PQgetvalue(res, i, 2)))
+                hr_buf_printf(&ids, "%s%s", k++ ? "," : "", PQgetvalue(res, i, 2));
+        hr_buf_puts(&ids, "}");
+        *endpoints = hr_webhook_endpoints_load(&w->db, ids.data, err, errlen);
+        hr_buf_free(&ids);
+        return *endpoints != NULL ? 0 : -1;
+    }
+    const char **envs = calloc((size_t)n, sizeof *envs);
+    hr_assert(envs != NULL);
+    size_t ne = 0;
+    for (int i = 0; i < n; i++) {
+        const char *e = PQgetvalue(res, i, 4);
+        bool seen = false;
+        for (size_t k = 0; k < ne && !seen; k++)
+            seen = strcmp(envs[k], e) == 0;
+        if (!seen)
+            envs[ne++] = e;
+    }
+    int rc = hr_integration_cache_load(&w->integrations, &w->db, envs, ne, err, errlen);
+    free(envs);
+    return rc;
+}
+
+/* Claims what it can of a batch and starts it: synchronous sends are done
+ * and recorded here, network sends are queued for their gates. Entries
+ * whose delivery was not claimable are acked at once. */
 static int worker_batch(hr_worker_t *w, hr_stream_batch_t *batch, char *err, size_t errlen)
 {
-    const char **ids = calloc(batch->n + 1, sizeof *ids);
     hr_buf_t arr = HR_BUF_INIT;
-    hr_assert(ids != NULL);
     hr_buf_puts(&arr, "{");
     size_t nd = 0;
     for (size_t i = 0; i < batch->n; i++) {
-        ids[i] = batch->entries[i].id;
         const char *d = hr_stream_field(&batch->entries[i], "d");
         if (d == NULL || !hr_uuid_valid(d))
             continue;
@@ -214,25 +949,228 @@ static int worker_batch(hr_worker_t *w, hr_stream_batch_t *batch, char *err, siz
     }
     hr_buf_puts(&arr, "}");
     int rc = -1;
+    PGresult *res = NULL;
+    hr_webhook_endpoint_t **eps = NULL;
+    bool *used = calloc(batch->n + 1, sizeof *used);
+    hr_assert(used != NULL);
     if (nd > 0) {
         char lease[24];
         snprintf(lease, sizeof lease, "%ld", w->cfg->worker_lease_s);
         const char *p[3] = {arr.data, lease, hr_channel_name(w->channel)};
-        PGresult *res = hr_db_exec(&w->db, claim_sql, 3, p, err, errlen);
+        res = hr_db_exec(&w->db, claim_sql, 3, p, err, errlen);
         if (res == NULL)
             goto done;
-        for (int row = 0; row < PQntuples(res); row++)
-            worker_send_row(w, res, row);
-        PQclear(res);
+        /* Without the integrations the claimed rows still go: their leases
+         * would otherwise hold them; a send fails over to the sink only
+         * when no integration exists, so wait for the database instead. */
+        while (worker_prefetch(w, res, &eps, err, errlen) != 0) {
+            if (hr_proc_stop)
+                break;
+            hr_log_warn("loading integrations: %s", err);
+            hr_proc_sleep_ms(500);
+        }
+        for (int row = 0; row < PQntuples(res); row++) {
+            /* The stream entry of this delivery (the first one naming it). */
+            const char *sid = NULL;
+            for (size_t i = 0; i < batch->n && sid == NULL; i++) {
+                const char *d = hr_stream_field(&batch->entries[i], "d");
+                if (!used[i] && d != NULL && strcasecmp(d, PQgetvalue(res, row, 0)) == 0) {
+                    sid = batch->entries[i].id;
+                    used[i] = true;
+                }
+            }
+            hr_assert(sid != NULL);
+            worker_job_t *wj = job_new(w, res, row, sid);
+            hr_job_t *j = &wj->job;
+            w->njobs++;
+            if (!wj->rendered) { /* the content could not be read: later */
+                worker_release(w, wj, 1000, "render_failed");
+                w->njobs--;
+                job_free(wj);
+                continue;
+            }
+            if (w->channel == HR_CHANNEL_WEBHOOK)
+                for (size_t k = 0; eps != NULL && eps[k] != NULL; k++)
+                    if (strcasecmp(eps[k]->id, j->msg.address) == 0)
+                        j->endpoint = hr_webhook_endpoint_ref(eps[k]);
+            char why[256] = "";
+            j->ops = w->channel == HR_CHANNEL_IN_APP ? NULL : worker_route(w, j, why, sizeof why);
+            if (j->ops == NULL && why[0] != '\0') {
+                hr_send_result_t r;
+                worker_result_init(&r);
+                hr_provider_fail(&r, HR_SEND_PERMANENT, "not_configured: %s", why);
+                worker_sync(w, wj, &r);
+                worker_job_done(w, wj);
+                continue;
+            }
+            if (j->ops == NULL) {
+                worker_sync(w, wj, NULL);
+                worker_job_done(w, wj);
+                continue;
+            }
+            j->easy = curl_easy_init();
+            hr_assert(j->easy != NULL);
+            hr_send_result_t r;
+            worker_result_init(&r);
+            if (j->ops->prepare(j, &r) != 0) {
+                worker_sync(w, wj, &r);
+                worker_job_done(w, wj);
+                continue;
+            }
+            worker_enqueue(w, wj);
+        }
     }
-    /* Entries whose delivery was not claimable are acked too: duplicates or
-     * already handled. A delivery left 'sending' by a stop is recovered by
-     * the sweeper when its lease ends. */
-    rc = hr_consumer_ack(&w->consumer, ids, batch->n, err, errlen);
+    for (size_t i = 0; i < batch->n; i++)
+        if (!used[i])
+            worker_ack_later(w, batch->entries[i].id);
+    rc = 0;
 done:
+    if (eps != NULL) {
+        for (size_t k = 0; eps[k] != NULL; k++)
+            hr_webhook_endpoint_unref(eps[k]);
+        free(eps);
+    }
+    PQclear(res);
+    free(used);
     hr_buf_free(&arr);
-    free(ids);
     return rc;
+}
+
+/* Marks the handovers of the paused uploads in list, in one transaction,
+ * and resumes them: a marked one completes its send, the others abort
+ * without their end (released for a retry in worker_collect).
+ *
+ * With commit_first the COMMIT is sent before the ends go and its answer
+ * read after: once sent it takes effect even if the worker dies, so a kill
+ * loses a message only between that write and the write of its end. For
+ * sends whose end libcurl writes and then waits on (SMTP). Without, the
+ * COMMIT follows the ends: a kill between leaves no mark and the sweeper
+ * sends those messages again (a second copy, never a lost one); that
+ * window is the rest of one pass of curl_multi_perform, so only for ends
+ * libcurl writes without waiting (HTTP). */
+static void worker_handover_group(hr_worker_t *w, hr_job_t *list, bool commit_first)
+{
+    size_t n = 0;
+    for (hr_job_t *j = list; j != NULL; j = j->handover_next)
+        n++;
+    if (n == 0)
+        return;
+    const hr_message_t **ms = calloc(n, sizeof *ms);
+    bool *ok = calloc(n, sizeof *ok);
+    hr_assert(ms != NULL && ok != NULL);
+    size_t i = 0;
+    for (hr_job_t *j = list; j != NULL; j = j->handover_next)
+        ms[i++] = &j->msg;
+    char err[256] = "";
+    /* failures are in ok[] and the log; on success the transaction is open */
+    bool open = worker_record_handovers(w, ms, n, ok, false) == 0;
+    bool sent = false; /* COMMIT sent, answer not read yet */
+    if (open && commit_first) {
+        sent = PQsendQuery(w->db.conn, "COMMIT") == 1;
+        if (!sent) { /* not on its way: nothing is marked, nothing may end */
+            snprintf(err, sizeof err, "%s", PQerrorMessage(w->db.conn));
+            hr_db_rollback(&w->db);
+            hr_log_json(HR_LOG_WARN, NULL, "handover not recorded",
+                        json_pack("{s:s, s:i, s:s}", "delivery_id", ms[0]->delivery_id, "count",
+                                  (int)n, "error", err));
+            for (i = 0; i < n; i++)
+                ok[i] = false;
+        }
+        open = false;
+    }
+    i = 0;
+    for (hr_job_t *j = list, *next; j != NULL; j = next, i++) {
+        next = j->handover_next;
+        j->handover_next = NULL;
+        hr_assert(j->handover == HR_HANDOVER_WANTED);
+        j->handover = ok[i] ? HR_HANDOVER_DONE : HR_HANDOVER_REFUSED;
+        CURLcode rc = curl_easy_pause(j->easy, CURLPAUSE_CONT);
+        if (rc != CURLE_OK)
+            hr_log_warn("resuming the send of %s: %s", j->msg.delivery_id, curl_easy_strerror(rc));
+    }
+    int running = 0;
+    curl_multi_perform(w->multi, &running); /* the ends go out */
+    bool committed = true;
+    if (sent) {
+        PGresult *r;
+        while ((r = PQgetResult(w->db.conn)) != NULL) {
+            if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+                committed = false;
+                snprintf(err, sizeof err, "%s", PQresultErrorMessage(r));
+            }
+            PQclear(r);
+        }
+    } else if (open && hr_db_run(&w->db, "COMMIT", 0, NULL, err, sizeof err) != 0) {
+        committed = false;
+    }
+    if (!committed) {
+        /* The sends completed unmarked: their results are recorded when
+         * they come; only a worker dying first would send them again. */
+        hr_db_rollback(&w->db);
+        hr_log_json(HR_LOG_ERROR, NULL, "handover marks lost after the sends",
+                    json_pack("{s:s, s:i, s:s}", "delivery_id", ms[0]->delivery_id, "count", (int)n,
+                              "error", err));
+    }
+    free(ms);
+    free(ok);
+}
+
+/* The uploads that paused before their end (HTTP: the last byte of the
+ * body; SMTP: the end of DATA) get their handovers marked and are resumed.
+ * libcurl sends the end of DATA and then waits, inside curl_multi_perform,
+ * for the server's reply: committing after would leave a kill that whole
+ * wait to cause a second copy, and in a batch each end would wait behind
+ * the replies to the others, marked. So each SMTP send gets a pass of its
+ * own, its COMMIT sent just before its end; the HTTP ones go together, and
+ * commit after. Leaves no job waiting. */
+static void worker_handovers(hr_worker_t *w)
+{
+    /* Uploads that pause during these passes make the next round (each
+     * pauses once: this ends). */
+    while (w->handovers != NULL) {
+        hr_job_t *smtp = NULL, *http = NULL;
+        for (hr_job_t *j = w->handovers, *next; j != NULL; j = next) {
+            next = j->handover_next;
+            hr_job_t **to = j->ops == &hr_provider_smtp ? &smtp : &http;
+            j->handover_next = *to;
+            *to = j;
+        }
+        w->handovers = NULL;
+        for (hr_job_t *j = smtp, *next; j != NULL; j = next) {
+            next = j->handover_next;
+            j->handover_next = NULL;
+            worker_handover_group(w, j, true);
+        }
+        worker_handover_group(w, http, false);
+    }
+}
+
+/* Lets libcurl work on every transfer; uploads that paused for their
+ * handover get it marked and are resumed at once. */
+static void worker_perform(hr_worker_t *w)
+{
+    int running = 0;
+    curl_multi_perform(w->multi, &running);
+    worker_handovers(w);
+}
+
+/* One turn of the send engine: start what may start, let libcurl work for
+ * at most wait_ms, collect what finished. */
+static void worker_pump(hr_worker_t *w, long wait_ms)
+{
+    long shortest = worker_dispatch(w);
+    if (w->inflight > 0) {
+        worker_perform(w);
+        worker_collect(w);
+        long t = wait_ms;
+        if (shortest >= 0 && shortest < t)
+            t = shortest;
+        curl_multi_poll(w->multi, NULL, 0, (int)(t > 0 ? t : 1), NULL);
+        worker_perform(w);
+        worker_collect(w);
+    } else if (shortest >= 0) {
+        hr_proc_sleep_ms(shortest < wait_ms ? shortest : wait_ms);
+    }
 }
 
 int hr_worker_run(hr_worker_t *w, const char *config_path)
@@ -240,29 +1178,64 @@ int hr_worker_run(hr_worker_t *w, const char *config_path)
     char err[512], stream[64], group[64];
     hr_channel_stream(w->channel, stream, sizeof stream);
     snprintf(group, sizeof group, "%s-workers", hr_channel_name(w->channel));
-    hr_redis_init(&w->redis, w->cfg->redis_host, (int)w->cfg->redis_port, w->cfg->redis_socket,
-                  w->cfg->redis_timeout_ms);
+    hr_redis_init(&w->redis, w->cfg);
     snprintf(w->db.conninfo, sizeof w->db.conninfo, "%s", w->cfg->pg_conninfo);
     hr_consumer_init(&w->consumer, &w->redis, stream, group, NULL, w->cfg->worker_claim_idle_ms);
+    hr_integration_cache_init(&w->integrations, w->channel);
+    w->multi = curl_multi_init();
+    hr_assert(w->multi != NULL);
     hr_log_json(HR_LOG_INFO, NULL, "worker started",
                 json_pack("{s:s, s:s}", "channel", hr_channel_name(w->channel), "consumer",
                           w->consumer.name));
     while (!hr_proc_stop) {
         hr_proc_check_reload(w->cfg, config_path);
         w->consumer.claim_idle_ms = w->cfg->worker_claim_idle_ms;
+        curl_multi_setopt(w->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, w->cfg->worker_max_inflight);
         worker_pick_provider(w);
-        hr_stream_batch_t batch;
-        if (!hr_consumer_next(&w->consumer, w->cfg->worker_batch, w->cfg->worker_block_ms, &batch))
-            continue;
-        bool ok = worker_batch(w, &batch, err, sizeof err) == 0;
-        if (!ok)
-            hr_log_warn("batch not finished, will retry: %s", err);
-        hr_consumer_done(&w->consumer, ok);
-        hr_stream_batch_free(&batch);
+        long room = w->cfg->worker_max_inflight - (long)w->njobs;
+        /* Read more while less than a batch waits for its gates; when more
+         * waits (a saturated provider), still read twice a second, so other
+         * providers' work is found and not starved. */
+        long waiting = 0;
+        for (hr_job_t *q = w->queue; q != NULL; q = q->next)
+            waiting++;
+        if (room > 0 && (waiting < w->cfg->worker_batch || mono_ms() - w->last_read_ms >= 500)) {
+            w->last_read_ms = mono_ms();
+            long count = room < w->cfg->worker_batch ? room : w->cfg->worker_batch;
+            /* Busy: only look for more work, do not block on the stream. */
+            long block = w->njobs > 0 ? 0 : w->cfg->worker_block_ms;
+            hr_stream_batch_t batch;
+            if (hr_consumer_next(&w->consumer, count, block, &batch)) {
+                bool ok = worker_batch(w, &batch, err, sizeof err) == 0;
+                if (!ok)
+                    hr_log_warn("batch not finished, will retry: %s", err);
+                hr_consumer_done(&w->consumer, ok);
+                hr_stream_batch_free(&batch);
+            }
+        }
+        worker_pump(w, w->njobs >= (size_t)w->cfg->worker_max_inflight ? 100 : 20);
+        worker_flush_acks(w);
     }
+    /* Stopping: what waits for a gate goes back untried; what is in flight
+     * finishes (bounded by the request timeouts) and is recorded. */
+    while (w->queue != NULL) {
+        hr_job_t *j = w->queue;
+        w->queue = j->next;
+        worker_release(w, (worker_job_t *)(void *)j, 0, "worker_stopping");
+        w->njobs--;
+        job_free((worker_job_t *)(void *)j);
+    }
+    w->queue_tail = NULL;
+    while (w->inflight > 0)
+        worker_pump(w, 100);
+    worker_flush_acks(w);
     hr_log_info("worker stopped");
     if (w->provider != NULL)
         w->provider->close(w->provider_state);
+    curl_multi_cleanup(w->multi);
+    hr_gates_free(&w->gates);
+    hr_integration_cache_free(&w->integrations);
+    free(w->acks);
     hr_db_close(&w->db);
     hr_redis_close(&w->redis);
     return 0;

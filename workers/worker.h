@@ -27,6 +27,8 @@ typedef struct hr_worker {
     void *provider_state;
     CURLM *multi;
     hr_job_t *queue, *queue_tail;       /* prepared, waiting for their gate */
+    hr_job_t *handovers;                /* in flight, paused before their last
+                                         * byte until their handover is recorded */
     size_t njobs;                       /* queued + in flight */
     int inflight;
     hr_gates_t gates;

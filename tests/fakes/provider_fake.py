@@ -4,8 +4,15 @@
 receivers). It records every request and answers what a test scripted for the
 request's path prefix.
 
-usage: provider_fake.py PORT   (0 picks a free port; the first line printed is
-       "PORT <n>")
+usage: provider_fake.py PORT [--delay-ms N]
+       (0 picks a free port; the first line printed is "PORT <n>")
+       --delay-ms N: every answer that a script does not delay otherwise
+       waits N ms after the whole request arrived (and was recorded): a slow
+       provider, so that a sender can be killed while requests are in flight.
+
+A request whose body is shorter than its Content-Length (the client went
+away mid-body) was never complete: it is not recorded as a request, only
+counted (GET /_fake/incomplete).
 
 Control endpoints (JSON):
   GET  /_fake/requests[?prefix=/p]  every recorded request, oldest first:
@@ -13,7 +20,8 @@ Control endpoints (JSON):
   POST /_fake/script {"prefix": "/p", "responses": [ANSWER, ...], "default": ANSWER?}
        the next requests under /p get the answers in order, then the default
        (when none: the built-in success below)
-  POST /_fake/reset  forget requests and scripts
+  GET  /_fake/incomplete  {"count": N}: requests cut off mid-body
+  POST /_fake/reset  forget requests, incomplete ones and scripts
 
 ANSWER: {"status": 200, "json": {...}} or {"status": 400, "body": "raw text"}
         or {"status": 400, "body_b64": "<base64 of raw bytes>"},
@@ -36,6 +44,8 @@ LOCK = threading.Lock()
 REQUESTS = []
 SCRIPTS = {}  # prefix -> {"responses": [...], "default": {...} or None}
 COUNTER = [0]
+INCOMPLETE = [0]
+DELAY_MS = [0]  # --delay-ms
 
 
 def success_body():
@@ -75,8 +85,15 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def _read_body(self):
+        """The body, or None when the client went away before all of it."""
         n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n > 0 else b""
+        if n <= 0:
+            return b""
+        try:
+            body = self.rfile.read(n)
+        except OSError:
+            body = b""
+        return body if len(body) == n else None
 
     def _send(self, status, body, ctype="application/json", headers=None):
         data = body if isinstance(body, bytes) else body.encode()
@@ -102,10 +119,15 @@ class Handler(BaseHTTPRequestHandler):
                     "default": doc.get("default"),
                 }
             return self._send(200, '{"ok":true}')
+        if method == "GET" and path == "/_fake/incomplete":
+            with LOCK:
+                n = INCOMPLETE[0]
+            return self._send(200, json.dumps({"count": n}))
         if method == "POST" and path == "/_fake/reset":
             with LOCK:
                 REQUESTS.clear()
                 SCRIPTS.clear()
+                INCOMPLETE[0] = 0
             return self._send(200, '{"ok":true}')
         return self._send(404, '{"error":"no such control endpoint"}')
 
@@ -113,6 +135,11 @@ class Handler(BaseHTTPRequestHandler):
         u = urllib.parse.urlsplit(self.path)
         query = urllib.parse.parse_qs(u.query, keep_blank_values=True)
         body = self._read_body()
+        if body is None:
+            with LOCK:
+                INCOMPLETE[0] += 1
+            self.close_connection = True
+            return None
         if u.path.startswith("/_fake/"):
             return self._control(method, u.path, query, body)
         rec = {
@@ -126,14 +153,17 @@ class Handler(BaseHTTPRequestHandler):
         with LOCK:
             REQUESTS.append(rec)
         ans = pick_answer(u.path)
+        if ans is None and DELAY_MS[0]:
+            ans = {"status": 200}
         if ans is None:
             return self._send(200, json.dumps(success_body()))
         if ans.get("timeout"):
             time.sleep(30)
             self.close_connection = True
             return None
-        if ans.get("delay_ms"):
-            time.sleep(ans["delay_ms"] / 1000.0)
+        delay_ms = ans.get("delay_ms", DELAY_MS[0])
+        if delay_ms:
+            time.sleep(delay_ms / 1000.0)
         status = int(ans.get("status", 200))
         if "json" in ans:
             payload, ctype = json.dumps(ans["json"]), "application/json"
@@ -164,7 +194,12 @@ class Server(ThreadingHTTPServer):
 
 
 def main():
-    port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    args = sys.argv[1:]
+    if "--delay-ms" in args:
+        i = args.index("--delay-ms")
+        DELAY_MS[0] = int(args[i + 1])
+        del args[i:i + 2]
+    port = int(args[0]) if args else 0
     srv = Server(("127.0.0.1", port), Handler)
     print(f"PORT {srv.server_address[1]}", flush=True)
     try:

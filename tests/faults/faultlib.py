@@ -12,14 +12,16 @@ import uuid
 import psycopg2
 
 import herald_helpers as h
+import provider_helpers as ph
 
 
 class Load:
-    """Sends notifications (one email each) from a few threads at a steady
-    rate, keeping the id of every one answered 2xx."""
+    """Sends notifications (one on channel each, email by default) from a few
+    threads at a steady rate, keeping the id of every one answered 2xx."""
 
-    def __init__(self, key, total, rate, threads=4):
+    def __init__(self, key, total, rate, threads=4, channel="email"):
         self.key, self.total, self.rate, self.threads = key, total, rate, threads
+        self.channel = channel
         self.run = uuid.uuid4().hex[:10]
         self.accepted = {}      # notification id -> index
         self.refused = {}       # status -> count (5xx while a part is down, …)
@@ -58,7 +60,7 @@ class Load:
             body = json.dumps({
                 "user": {"id": f"f-{self.run}-{i}", "email": f"f{i}-{self.run}@example.com"},
                 "type": "fault.test", "title": f"fault {self.run} {i}", "body": "x",
-                "channels": ["email"],
+                "channels": [self.channel],
             })
             try:
                 conn.request("POST", "/v1/notifications", body=body, headers={
@@ -126,9 +128,10 @@ def sink_counts(run):
     return counts
 
 
-def settled(db, ids, timeout):
-    """Waits until every notification in ids is stored and its email delivery
-    is sent or failed; returns {id: (status, attempts, sent_attempt_rows, error)}."""
+def settled(db, ids, timeout, channel="email"):
+    """Waits until every notification in ids is stored and its delivery on
+    channel is sent or failed; returns {id: (status, attempts,
+    sent_attempt_rows, error)}."""
     ids = list(ids)
     state = {}
 
@@ -145,8 +148,8 @@ def settled(db, ids, timeout):
                 "SELECT d.notification_id::text, d.status, d.attempts,"
                 " (SELECT count(*) FROM attempts a WHERE a.delivery_id = d.id AND a.outcome = 'sent'),"
                 " d.error"
-                " FROM deliveries d WHERE d.notification_id = ANY(%s::uuid[]) AND d.channel = 'email'",
-                (ids,))
+                " FROM deliveries d WHERE d.notification_id = ANY(%s::uuid[]) AND d.channel = %s",
+                (ids, channel))
             state = {r[0]: r[1:] for r in cur.fetchall()}
         conn.close()
         pending = [i for i in ids if i not in state or state[i][0] not in ("sent", "failed")]
@@ -161,14 +164,15 @@ def settled(db, ids, timeout):
     return state
 
 
-def check_exactly_once(db, load, timeout=180, allow_failed=False):
+def check_exactly_once(db, load, timeout=180, allow_failed=False, counts=None):
     """Every accepted notification was delivered exactly once (or, with
     allow_failed, failed with a reason), the sink agrees with the database,
-    and nothing unaccepted shows up more than once."""
-    state = settled(db, load.accepted.keys(), timeout)
+    and nothing unaccepted shows up more than once. counts() gives the
+    notification id -> copies received (default: the SMTP sink's)."""
+    state = settled(db, load.accepted.keys(), timeout, load.channel)
     # A moment for a message in flight to land after its row says sent.
     time.sleep(0.5)
-    counts = sink_counts(load.run)
+    counts = counts() if counts is not None else sink_counts(load.run)
     missing = [i for i, s in state.items() if s[0] == "sent" and counts.get(i, 0) == 0]
     dups = {i: n for i, n in counts.items() if n > 1}
     failed = {i: s for i, s in state.items() if s[0] == "failed"}
@@ -188,6 +192,37 @@ def check_exactly_once(db, load, timeout=180, allow_failed=False):
         assert all(s[3] for s in failed.values()), "a failed delivery has no error"
     # Every accepted notification is in the database (none lost in the log).
     assert set(state) == set(load.accepted), f"{report}; not stored: {len(set(load.accepted) - set(state))}"
+    return counts
+
+
+class SlowProviderFake(ph.ProviderFake):
+    """The provider fake (tests/fakes/provider_fake.py) answering every
+    request delay_ms after it arrived whole: requests stay in flight long
+    enough for a kill to land while the provider holds them."""
+
+    def __init__(self, delay_ms):
+        self.proc = subprocess.Popen(
+            ["/usr/bin/python3", ph.FAKE, "0", "--delay-ms", str(delay_ms)],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        line = self.proc.stdout.readline().strip()
+        assert line.startswith("PORT "), f"provider fake did not start: {line!r}"
+        self.port = int(line.split()[1])
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def incomplete(self):
+        """Requests cut off mid-body (never complete at the provider)."""
+        return self._call("GET", "/_fake/incomplete")["count"]
+
+
+def webhook_counts(fake, prefix):
+    """Notification id -> webhook requests received whole under prefix (one
+    endpoint: one delivery per notification)."""
+    counts = {}
+    for rq in fake.requests(prefix):
+        doc = json.loads(rq["body"])
+        assert rq["headers"].get("webhook-id") == doc["id"], rq["headers"]
+        nid = doc["data"]["notification_id"]
+        counts[nid] = counts.get(nid, 0) + 1
     return counts
 
 

@@ -1,5 +1,6 @@
 """While notifications flow, each fault happens once; then every notification
-answered 2xx is delivered exactly once (counted at the SMTP server by id)."""
+answered 2xx is delivered exactly once (counted by id at the SMTP server, or
+at the provider fake for webhooks)."""
 
 import os
 import signal
@@ -12,6 +13,11 @@ import herald_helpers as h
 
 TOTAL = int(os.environ.get("HERALD_FAULT_TOTAL", "1500"))
 RATE = float(os.environ.get("HERALD_FAULT_RATE", "150"))
+# Webhooks: a slow receiver (a send takes at least WEBHOOK_DELAY_MS) at a
+# rate its endpoint's bulkhead ([worker] provider_max_inflight) can carry.
+WEBHOOK_TOTAL = int(os.environ.get("HERALD_FAULT_WEBHOOK_TOTAL", "400"))
+WEBHOOK_RATE = float(os.environ.get("HERALD_FAULT_WEBHOOK_RATE", "40"))
+WEBHOOK_DELAY_MS = int(os.environ.get("HERALD_FAULT_WEBHOOK_DELAY_MS", "250"))
 
 
 @pytest.fixture
@@ -54,12 +60,111 @@ def test_kill_worker_mid_send(db, key):
     fl.check_exactly_once(db, load)
 
 
+def test_kill_webhook_worker_mid_send(db, key):
+    """HTTP sends have a handover too: the webhook worker is killed several
+    times while a slow receiver holds its requests. A request the receiver
+    got whole is never sent again (the sweeper marks it sent, unconfirmed);
+    one cut off before its last byte was never complete and is sent again.
+    Counted at the receiver by notification id."""
+    fake = fl.SlowProviderFake(WEBHOOK_DELAY_MS)
+    try:
+        prefix = fake.prefix("fault")
+        r = h.api("POST", "/v1/webhook-endpoints", key=key,
+                  body={"url": fake.url + prefix + "/hook", "description": "fault test"})
+        assert r.status == 201, r
+        load = fl.Load(key, WEBHOOK_TOTAL, WEBHOOK_RATE, channel="webhook")
+        load.start()
+        load.wait_sent(0.2)
+        for _ in range(3):  # each while about rate x delay requests are in flight
+            old = kill9("herald-worker-webhook")
+            wait_restarted("herald-worker-webhook", old)
+            time.sleep(1.5)
+        load.join()
+        counts = fl.check_exactly_once(db, load, counts=lambda: fl.webhook_counts(fake, prefix))
+        with db.cursor() as cur:
+            cur.execute("SELECT count(*) FROM deliveries WHERE notification_id = ANY(%s::uuid[])"
+                        " AND channel = 'webhook' AND error LIKE 'unconfirmed%%'",
+                        (list(load.accepted),))
+            unconfirmed = cur.fetchone()[0]
+        print(f"received {len(counts)}, sent unconfirmed {unconfirmed}, "
+              f"cut off mid-body {fake.incomplete()}")
+        # The kills landed while the receiver held requests.
+        assert unconfirmed > 0
+    finally:
+        fake.close()
+
+
+def test_webhook_handover_not_recorded(db):
+    """A handover PostgreSQL does not record (a trigger refuses it here, as an
+    outage at that moment would) stops the request before its last byte: the
+    receiver never gets that copy whole, and the delivery goes again, once."""
+    t = h.create_tenant("fault")
+    fake = fl.SlowProviderFake(0)
+    name = f"fault_refuse_{t.dev_env.replace('-', '')[:12]}"
+    refuse = 3  # the first handovers of this environment
+    try:
+        prefix = fake.prefix("refuse")
+        r = h.api("POST", "/v1/webhook-endpoints", key=t.dev_key,
+                  body={"url": fake.url + prefix + "/hook", "description": "fault test"})
+        assert r.status == 201, r
+        with db.cursor() as cur:
+            # A sequence, not a table: nextval survives the rollback.
+            cur.execute(f"CREATE SEQUENCE {name}")
+            cur.execute(f"""CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                  IF NEW.handed_over_at IS NOT NULL AND OLD.handed_over_at IS NULL
+                     AND NEW.environment_id = '{t.dev_env}' THEN
+                    IF nextval('{name}') <= {refuse} THEN
+                      RAISE EXCEPTION 'fault test: handover refused';
+                    END IF;
+                  END IF;
+                  RETURN NEW;
+                END $$""")
+            cur.execute(f"CREATE TRIGGER {name} BEFORE UPDATE ON deliveries"
+                        f" FOR EACH ROW EXECUTE FUNCTION {name}()")
+        load = fl.Load(t.dev_key, 30, 10, channel="webhook")
+        load.start()
+        load.join()
+        fl.check_exactly_once(db, load, timeout=120, counts=lambda: fl.webhook_counts(fake, prefix))
+        with db.cursor() as cur:
+            cur.execute(f"SELECT last_value FROM {name}")
+            tried = cur.fetchone()[0]
+        cut = fake.incomplete()
+        print(f"handovers refused {refuse} (tried {tried}), cut off mid-body {cut}")
+        assert tried > refuse and cut >= refuse, (tried, cut)
+    finally:
+        fake.close()
+        with db.cursor() as cur:
+            cur.execute(f"DROP TRIGGER IF EXISTS {name} ON deliveries")
+            cur.execute(f"DROP FUNCTION IF EXISTS {name}()")
+            cur.execute(f"DROP SEQUENCE IF EXISTS {name}")
+
+
 def test_kill_router(db, key):
     def during():
         old = kill9("herald-router")
         wait_restarted("herald-router", old)
     load = flow(key, during)
     fl.check_exactly_once(db, load)
+
+
+def test_router_gone_sweeper_stores_what_it_left(db, rds, key):
+    """Every router is gone and one died holding entries it had read: the
+    sweeper takes them over once they are idle long enough and stores them."""
+    fl.herald("stop", "router")
+    try:
+        load = fl.Load(key, 300, 150)
+        load.start()
+        load.join()
+        # A router that read the entries and died before storing them.
+        got = rds.xreadgroup(h.INGEST_GROUP, "ghost-router", {h.INGEST: ">"}, count=100000)
+        taken = sum(len(entries) for _, entries in got)
+        assert taken >= len(load.accepted), (taken, len(load.accepted))
+        fl.check_exactly_once(db, load, timeout=120)
+        pending = rds.xpending(h.INGEST, h.INGEST_GROUP)
+        assert pending["pending"] == 0, pending
+    finally:
+        fl.herald("start", "router")
 
 
 def test_kill_api_child(db, key):

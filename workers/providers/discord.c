@@ -77,6 +77,7 @@ static int discord_prepare(hr_job_t *job, hr_send_result_t *res)
     snprintf(url, sizeof url, "%s/users/@me/channels", base);
     json_t *doc = json_pack("{s:s}", "recipient_id", addr);
     hr_http_begin(job, "POST", url, hr_json_dump(doc), "application/json");
+    hr_http_preliminary(job); /* opening the DM channel delivers nothing */
     json_decref(doc);
     hr_http_header(job, "Authorization: Bot %s", token);
     job->step = 1;

@@ -23,6 +23,46 @@ static size_t http_write(char *p, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
+/* Uploads the request body. While the handover is armed the last byte is
+ * held back: the upload pauses there (WANTED) and the worker is told; it
+ * resumes the transfer once the handover is recorded (DONE: the byte goes)
+ * or could not be (REFUSED: the transfer aborts, and the provider, holding
+ * fewer bytes than the Content-Length, never saw a complete request). */
+static size_t http_read(char *dst, size_t size, size_t nmemb, void *ud)
+{
+    hr_job_t *job = ud;
+    size_t left = job->req_len - job->req_off, n = size * nmemb;
+    if (job->handover == HR_HANDOVER_REFUSED)
+        return CURL_READFUNC_ABORT;
+    bool hold = job->handover == HR_HANDOVER_ARMED || job->handover == HR_HANDOVER_WANTED;
+    if (hold && left == 1) {
+        if (job->handover == HR_HANDOVER_ARMED) { /* not after a rewind: told once */
+            job->handover = HR_HANDOVER_WANTED;
+            job->handover_wait(job);
+        }
+        return CURL_READFUNC_PAUSE;
+    }
+    if (hold)
+        left--;
+    if (n > left)
+        n = left;
+    memcpy(dst, job->req_body + job->req_off, n);
+    job->req_off += n;
+    return n;
+}
+
+/* Rewinds the body when libcurl sends the request again (a reused
+ * connection found dead). A recorded handover stays recorded: the body then
+ * goes whole, as the first copy may already have. */
+static int http_seek(void *ud, curl_off_t offset, int origin)
+{
+    hr_job_t *job = ud;
+    if (origin != SEEK_SET || offset < 0 || offset > (curl_off_t)job->req_len)
+        return CURL_SEEKFUNC_CANTSEEK;
+    job->req_off = (size_t)offset;
+    return CURL_SEEKFUNC_OK;
+}
+
 /* Retry-After: delay-seconds or an HTTP-date. */
 static long parse_retry_after(const char *v)
 {
@@ -73,6 +113,11 @@ void hr_http_begin(hr_job_t *job, const char *method, const char *url, char *bod
     free(job->req_body);
     job->req_body = body;
     job->req_len = body ? strlen(body) : 0;
+    job->req_off = 0;
+    /* Without a body (GET, an empty POST) there is no last byte to hold
+     * back: such a request is complete once its headers are sent. */
+    job->handover = job->req_len > 0 && job->handover_wait != NULL ? HR_HANDOVER_ARMED
+                                                                    : HR_HANDOVER_OFF;
     hr_buf_free(&job->resp);
     job->retry_after_ms = -1;
     job->errbuf[0] = '\0';
@@ -90,8 +135,14 @@ void hr_http_begin(hr_job_t *job, const char *method, const char *url, char *bod
     job->guard.policy = hr_http_policy(job);
     hr_ssrf_guard(c, &job->guard);
     if (body != NULL) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)job->req_len);
+        /* Through the read callback, with the Content-Length announced (not
+         * chunked): the receiver cannot act before the last byte arrives. */
+        curl_easy_setopt(c, CURLOPT_POST, 1L);
+        curl_easy_setopt(c, CURLOPT_READFUNCTION, http_read);
+        curl_easy_setopt(c, CURLOPT_READDATA, job);
+        curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, http_seek);
+        curl_easy_setopt(c, CURLOPT_SEEKDATA, job);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)job->req_len);
         hr_http_header(job, "Content-Type: %s", content_type);
     } else if (strcmp(method, "POST") == 0) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
@@ -100,6 +151,11 @@ void hr_http_begin(hr_job_t *job, const char *method, const char *url, char *bod
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     /* No "Expect: 100-continue" round trip. */
     hr_http_header(job, "Expect:");
+}
+
+void hr_http_preliminary(hr_job_t *job)
+{
+    job->handover = HR_HANDOVER_OFF;
 }
 
 void hr_http_header(hr_job_t *job, const char *fmt, ...)
@@ -157,6 +213,12 @@ void hr_http_classify(hr_job_t *job, CURLcode rc, long status, hr_send_result_t 
     if (job->guard.blocked) {
         res->breaker_neutral = true;
         hr_provider_fail(res, HR_SEND_PERMANENT, "ssrf_refused: %s", job->guard.why);
+        return;
+    }
+    if (rc == CURLE_ABORTED_BY_CALLBACK && job->handover == HR_HANDOVER_REFUSED) {
+        res->breaker_neutral = true; /* says nothing about the provider */
+        hr_provider_fail(res, HR_SEND_TRANSIENT,
+                         "handover_not_recorded: stopped before the last byte");
         return;
     }
     if (rc != CURLE_OK) {

@@ -38,11 +38,12 @@ typedef struct hr_message {
      * body), or NULL when not rendered. */
     const struct hr_rendered *rendered;
     int attempt;
-    /* The point of no return of a synchronous send: the provider calls it
-     * just before the message becomes complete at its destination; it
-     * records that (deliveries.handed_over_at) and returns 0, or -1 when it
-     * could not, and then the provider must not complete the send. NULL:
-     * nobody asks. */
+    /* The point of no return of a synchronous send (the sink): the
+     * provider calls it just before the message becomes complete at its
+     * destination; it records that (deliveries.handed_over_at) and returns
+     * 0, or -1 when it could not, and then the provider must not complete
+     * the send. NULL: nobody asks. Network sends (SMTP, HTTP) do not block
+     * here: see hr_job_t.handover. */
     int (*handover)(void *ctx);
     void *handover_ctx;
 } hr_message_t;
@@ -65,6 +66,19 @@ typedef struct hr_send_result {
 
 #define HR_JOB_MAX_RESPONSE 65536
 
+/* The handover of a network send: its upload pauses before its end (HTTP,
+ * http.c: the last byte of the body, so the Content-Length is not reached;
+ * SMTP, smtp.c: the end of DATA), so the provider cannot act on the message
+ * until the worker has marked the point of no return
+ * (deliveries.handed_over_at). */
+typedef enum {
+    HR_HANDOVER_OFF = 0, /* no body, or a preliminary request that delivers nothing */
+    HR_HANDOVER_ARMED,   /* the upload will pause before its last byte */
+    HR_HANDOVER_WANTED,  /* paused there: waiting for the worker's record */
+    HR_HANDOVER_DONE,    /* recorded: the last byte may go */
+    HR_HANDOVER_REFUSED, /* not recorded: the upload aborts, the byte never goes */
+} hr_handover_state_t;
+
 /* One send through libcurl: built by a provider's prepare, run by the worker,
  * read by the provider's finish. Owned by the worker. */
 typedef struct hr_job {
@@ -78,6 +92,13 @@ typedef struct hr_job {
     struct curl_slist *rcpts;          /* SMTP */
     char *req_body;                    /* malloc'd */
     size_t req_len, req_off;
+    hr_handover_state_t handover;      /* set by hr_http_begin, smtp's prepare */
+    /* Set by the worker, called by the read callback when the upload
+     * paused before its last byte (state WANTED). The worker records the
+     * handover, sets DONE or REFUSED and resumes the transfer
+     * (curl_easy_pause CONT). NULL: no handover, the body goes at once. */
+    void (*handover_wait)(struct hr_job *job);
+    struct hr_job *handover_next;      /* worker: waiting for the record */
     hr_buf_t resp;                     /* capped at HR_JOB_MAX_RESPONSE */
     long retry_after_ms;               /* Retry-After header, or -1 */
     hr_ssrf_guard_t guard;
@@ -122,9 +143,16 @@ extern const hr_provider_ops_t hr_provider_sink;     /* local files under [sink]
 
 /* Sets up job->easy for one request: method ("GET"/"POST"), URL, body
  * (malloc'd, stolen; NULL for none) with its content type, timeouts,
- * response capture, Retry-After capture and the SSRF guard. */
+ * response capture, Retry-After capture and the SSRF guard. A body is sent
+ * with its Content-Length through a read callback that holds its last byte
+ * back for the handover (job->handover ARMED); a request without a body
+ * has nothing to hold back and no handover (OFF). */
 void hr_http_begin(hr_job_t *job, const char *method, const char *url, char *body,
                    const char *content_type);
+
+/* Marks the request just begun as preliminary (it delivers nothing, e.g.
+ * opening a Discord DM channel): no handover, its body goes at once. */
+void hr_http_preliminary(hr_job_t *job);
 
 /* Adds one request header (printf-style). */
 void hr_http_header(hr_job_t *job, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -14,21 +14,26 @@
 #include "provider.h"
 
 /* Uploads the message. The end of data is the point of no return: libcurl
- * sends the terminating "." only after this callback says EOF, so the
- * handover is recorded at that moment (a refused handover aborts the
- * transfer, and the server drops the incomplete DATA). The size is not
- * given to libcurl, so it always asks for that EOF. */
+ * sends the terminating "." only after this callback says EOF, so there
+ * the upload pauses (WANTED) and the worker is told; it resumes the
+ * transfer once the handover is marked (DONE: EOF, the "." goes) or could
+ * not be (REFUSED: the transfer aborts, and the server drops the
+ * incomplete DATA). The size is not given to libcurl, so it always asks
+ * for that EOF. */
 static size_t smtp_read(char *dst, size_t size, size_t nmemb, void *ud)
 {
     hr_job_t *job = ud;
     size_t n = size * nmemb;
+    if (job->handover == HR_HANDOVER_REFUSED)
+        return CURL_READFUNC_ABORT;
     if (n > job->req_len - job->req_off)
         n = job->req_len - job->req_off;
-    if (n == 0 && job->step == 0) {
-        if (job->msg.handover != NULL && job->msg.handover(job->msg.handover_ctx) != 0)
-            return CURL_READFUNC_ABORT;
-        job->step = 1; /* handed over */
+    if (n == 0 && job->handover == HR_HANDOVER_ARMED) {
+        job->handover = HR_HANDOVER_WANTED;
+        job->handover_wait(job);
     }
+    if (n == 0 && job->handover == HR_HANDOVER_WANTED)
+        return CURL_READFUNC_PAUSE;
     memcpy(dst, job->req_body + job->req_off, n);
     job->req_off += n;
     return n;
@@ -61,6 +66,7 @@ static int smtp_prepare(hr_job_t *job, hr_send_result_t *res)
     snprintf(job->scratch, sizeof job->scratch, "%s", res->provider_message_id);
     job->req_len = strlen(job->req_body);
     job->req_off = 0;
+    job->handover = job->handover_wait != NULL ? HR_HANDOVER_ARMED : HR_HANDOVER_OFF;
     job->rcpts = curl_slist_append(NULL, rcpt);
     hr_assert(job->rcpts != NULL);
 
