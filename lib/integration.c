@@ -93,6 +93,7 @@ static hr_integration_t *integration_row(hr_integration_cache_t *c, PGresult *re
     if (!json_is_object(settings))
         json_decref(settings);
     snprintf(in->updated_at, sizeof in->updated_at, "%s", PQgetvalue(res, row, 4));
+    snprintf(in->hook_secret, sizeof in->hook_secret, "%s", PQgetvalue(res, row, 5));
     in->refs = 1;
     return in;
 }
@@ -110,7 +111,7 @@ int hr_integration_cache_load(hr_integration_cache_t *c, hr_db_t *db, const char
     const char *p[2] = {hr_channel_name(c->channel), arr.data};
     PGresult *res = hr_db_exec(db,
                                "SELECT environment_id, provider, credentials, settings::text,"
-                               " updated_at::text FROM integrations"
+                               " updated_at::text, COALESCE(hook_secret, '') FROM integrations"
                                " WHERE channel = $1 AND environment_id = ANY($2::uuid[])",
                                2, p, err, errlen);
     if (res == NULL) {

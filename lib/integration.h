@@ -20,6 +20,7 @@ typedef struct hr_integration {
     json_t *credentials;    /* opened credentials (object) */
     json_t *settings;       /* object */
     char updated_at[48];
+    char hook_secret[129];  /* secret of the provider's callback URL ("" none) */
     int refs;
 } hr_integration_t;
 

@@ -21,6 +21,7 @@
 #include "proc.h"
 #include "render.h"
 #include "rtpub.h"
+#include "whevent.h"
 
 static const char *const claim_sql =
     "UPDATE deliveries d SET status = 'sending', attempts = d.attempts + 1,"
@@ -254,58 +255,30 @@ static void worker_endpoint_health(hr_worker_t *w, const hr_message_t *m, const 
     PQclear(res);
 }
 
-/* notification.sent / notification.failed: one webhook delivery per endpoint
- * of the environment subscribed to the event (explicitly: an endpoint with
- * no event types gets notifications, not these). Ids are derived from the
- * delivery, the endpoint and the event, so a replay inserts nothing new;
- * they keep the notification's time prefix (same monthly partition). */
-static const char *const event_sql =
-    "WITH e AS (SELECT id FROM webhook_endpoints WHERE environment_id = $1"
-    "   AND disabled_at IS NULL AND $2 = ANY(event_types))"
-    " INSERT INTO deliveries (id, notification_id, environment_id, channel, status, address,"
-    "   webhook_event)"
-    " SELECT (left(replace($3, '-', ''), 12) || substr(md5($4 || e.id::text || $2), 13, 20))::uuid,"
-    "   $3::uuid, $1::uuid, 'webhook', 'queued', e.id::text, $5::jsonb FROM e"
-    " ON CONFLICT (id) DO NOTHING RETURNING id";
-
+/* notification.sent / notification.failed to the subscribed webhook
+ * endpoints (lib/whevent.h: derived ids, so a replay inserts nothing). */
 static void worker_emit_event(hr_worker_t *w, const hr_message_t *m, const char *state,
                               const hr_send_result_t *r)
 {
-    if (w->channel == HR_CHANNEL_WEBHOOK)
-        return; /* events about events would never end */
-    char type[32], err[256];
-    snprintf(type, sizeof type, "notification.%s", state);
-    json_t *ev = json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:i, s:s?, s:s?}}", "type", type,
-                           "delivery", "id", m->delivery_id, "channel", hr_channel_name(m->channel),
-                           "status", state, "address", m->address, "attempts", m->attempt,
-                           "provider_message_id",
-                           r->provider_message_id[0] ? r->provider_message_id : NULL, "error",
-                           r->outcome == HR_SEND_OK ? NULL : r->error);
-    hr_assert(ev != NULL);
-    char *text = hr_json_dump(ev);
-    json_decref(ev);
-    const char *p[5] = {m->environment_id, type, m->notification_id, m->delivery_id, text};
-    PGresult *res = hr_db_exec(&w->db, event_sql, 5, p, err, sizeof err);
-    free(text);
-    if (res == NULL) {
+    char err[256];
+    hr_whevent_t ev = {
+        .environment_id = m->environment_id,
+        .notification_id = m->notification_id,
+        .delivery_id = m->delivery_id,
+        .channel = hr_channel_name(m->channel),
+        .status = state,
+        .address = m->address,
+        .attempts = m->attempt,
+        .provider_message_id = r->provider_message_id[0] ? r->provider_message_id : NULL,
+        .error = r->outcome == HR_SEND_OK ? NULL : r->error,
+    };
+    int rc = hr_whevent_emit(&w->db, &w->redis, &ev, NULL, err, sizeof err);
+    if (rc == -1)
         hr_log_json(HR_LOG_WARN, m->request_id, "webhook event not stored",
-                    json_pack("{s:s, s:s, s:s}", "delivery_id", m->delivery_id, "event", type,
+                    json_pack("{s:s, s:s, s:s}", "delivery_id", m->delivery_id, "event", state,
                               "error", err));
-        return;
-    }
-    int n = PQntuples(res);
-    for (int i = 0; i < n; i++) {
-        const char *argv[7] = {"XADD", "herald:deliveries:webhook", "*", "d", PQgetvalue(res, i, 0),
-                               "n", m->notification_id};
-        if (hr_redis_append(&w->redis, 7, argv, NULL, err, sizeof err) != 0) {
-            n = i;
-            break;
-        }
-    }
-    /* Not queued now: the sweeper queues them after [sweeper] requeue_after_s. */
-    if (n > 0 && hr_redis_flush(&w->redis, n, err, sizeof err) != 0)
+    else if (rc == 1)
         hr_log_warn("webhook events not queued now: %s", err);
-    PQclear(res);
 }
 
 static void worker_after_record(hr_worker_t *w, const hr_message_t *m, const char *provider,

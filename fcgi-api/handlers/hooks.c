@@ -21,33 +21,78 @@
 #include "query.h"
 #include "whevent.h"
 
-static void hooks_telegram(hr_req_t *r)
+typedef struct hook_integ {
+    char env[HR_UUID_STRLEN];
+    json_t *creds;    /* opened credentials (owned; hook_integ_free drops them) */
+    json_t *settings; /* (owned) */
+} hook_integ_t;
+
+static void hook_integ_free(hook_integ_t *h)
+{
+    json_decref(h->creds);
+    json_decref(h->settings);
+    h->creds = h->settings = NULL;
+}
+
+/* Finds the integration of channel whose hook secret is the path's {secret}
+ * and opens its credentials. The lookup goes by a digest of the secret and
+ * the secret itself is then compared in constant time, so response times
+ * tell nothing about it. Returns 0, or -1 after replying 404/503. */
+static int hook_integ_find(hr_req_t *r, const char *channel, const char *provider, hook_integ_t *out)
 {
     char err[256];
     const char *secret = r->params[0];
+    memset(out, 0, sizeof *out);
     if (strlen(secret) < 16 || strlen(secret) > 128) {
         hr_req_error(r, 404, "not_found", "no such hook", NULL);
-        return;
+        return -1;
     }
-    const char *p0[1] = {secret};
+    const char *p[3] = {secret, channel, provider};
     PGresult *res = hr_db_exec(&r->app->db,
-                               "SELECT environment_id, settings->>'webhook_secret_token'"
-                               " FROM integrations WHERE channel = 'telegram' AND hook_secret = $1",
-                               1, p0, err, sizeof err);
+                               "SELECT environment_id, hook_secret, credentials, settings::text"
+                               " FROM integrations"
+                               " WHERE sha256(hook_secret::bytea) = sha256($1::text::bytea)"
+                               " AND channel = $2 AND provider = $3",
+                               3, p, err, sizeof err);
     if (res == NULL) {
         hr_req_db_failed(r, "hook lookup", err);
-        return;
+        return -1;
     }
-    if (PQntuples(res) == 0) {
+    if (PQntuples(res) != 1 || !hr_crypto_streq(PQgetvalue(res, 0, 1), secret)) {
         PQclear(res);
         hr_req_error(r, 404, "not_found", "no such hook", NULL);
-        return;
+        return -1;
     }
-    char env[HR_UUID_STRLEN], token[256] = "";
-    snprintf(env, sizeof env, "%s", PQgetvalue(res, 0, 0));
-    if (!PQgetisnull(res, 0, 1))
-        snprintf(token, sizeof token, "%s", PQgetvalue(res, 0, 1));
+    snprintf(out->env, sizeof out->env, "%s", PQgetvalue(res, 0, 0));
+    out->settings = json_loads(PQgetvalue(res, 0, 3), 0, NULL);
+    size_t len = 0;
+    unsigned char *plain = hr_crypto_open(PQgetvalue(res, 0, 2), &len);
     PQclear(res);
+    if (plain != NULL) {
+        out->creds = json_loadb((const char *)plain, len, 0, NULL);
+        hr_crypto_free_secret(plain, len);
+    }
+    if (!json_is_object(out->creds)) {
+        hook_integ_free(out);
+        hr_log(HR_LOG_ERROR, r->request_id, "hook: the %s integration's credentials cannot be opened",
+               channel);
+        hr_req_error(r, 503, "not_ready", "the integration's credentials cannot be opened", NULL);
+        return -1;
+    }
+    return 0;
+}
+
+static void hooks_telegram(hr_req_t *r)
+{
+    hook_integ_t in;
+    if (hook_integ_find(r, "telegram", "telegram", &in) != 0)
+        return;
+    char env[HR_UUID_STRLEN], token[256] = "";
+    snprintf(env, sizeof env, "%s", in.env);
+    const char *want = hr_json_str(in.settings, "webhook_secret_token");
+    if (want != NULL)
+        snprintf(token, sizeof token, "%s", want);
+    hook_integ_free(&in);
     /* setWebhook's secret_token, when configured, must come back. */
     const char *given = hr_req_param(r, "HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN");
     if (token[0] != '\0' && (given == NULL || !hr_crypto_streq(given, token))) {
@@ -68,11 +113,13 @@ static void hooks_telegram(hr_req_t *r)
         char chat[32];
         snprintf(chat, sizeof chat, "%lld", (long long)json_integer_value(chat_id));
         const char *p[3] = {env, code, chat};
-        res = hr_db_exec(&r->app->db,
-                         "UPDATE end_users SET telegram_chat_id = $3, telegram_link_code = NULL,"
-                         " updated_at = now() WHERE environment_id = $1 AND telegram_link_code = $2"
-                         " RETURNING user_id",
-                         3, p, err, sizeof err);
+        char err[256];
+        PGresult *res = hr_db_exec(&r->app->db,
+                                   "UPDATE end_users SET telegram_chat_id = $3,"
+                                   " telegram_link_code = NULL, updated_at = now()"
+                                   " WHERE environment_id = $1 AND telegram_link_code = $2"
+                                   " RETURNING user_id",
+                                   3, p, err, sizeof err);
         if (res == NULL) {
             json_decref(body);
             hr_req_db_failed(r, "telegram link", err);
@@ -92,63 +139,6 @@ static void hooks_telegram(hr_req_t *r)
 /* ------------------------------------------------------------ receipts */
 
 /* The integration a receipt hook's path secret names. */
-typedef struct hook_integ {
-    char env[HR_UUID_STRLEN];
-    json_t *creds; /* opened credentials (owned; hook_integ_free drops them) */
-} hook_integ_t;
-
-static void hook_integ_free(hook_integ_t *h)
-{
-    json_decref(h->creds);
-    h->creds = NULL;
-}
-
-/* Finds the integration of channel whose hook secret is the path's {secret}
- * and opens its credentials. The lookup goes by a digest of the secret and
- * the secret itself is then compared in constant time, so response times
- * tell nothing about it. Returns 0, or -1 after replying 404/503. */
-static int hook_integ_find(hr_req_t *r, const char *channel, const char *provider, hook_integ_t *out)
-{
-    char err[256];
-    const char *secret = r->params[0];
-    memset(out, 0, sizeof *out);
-    if (strlen(secret) < 16 || strlen(secret) > 128) {
-        hr_req_error(r, 404, "not_found", "no such hook", NULL);
-        return -1;
-    }
-    const char *p[3] = {secret, channel, provider};
-    PGresult *res = hr_db_exec(&r->app->db,
-                               "SELECT environment_id, hook_secret, credentials FROM integrations"
-                               " WHERE sha256(hook_secret::bytea) = sha256($1::text::bytea)"
-                               " AND channel = $2 AND provider = $3",
-                               3, p, err, sizeof err);
-    if (res == NULL) {
-        hr_req_db_failed(r, "hook lookup", err);
-        return -1;
-    }
-    if (PQntuples(res) != 1 || !hr_crypto_streq(PQgetvalue(res, 0, 1), secret)) {
-        PQclear(res);
-        hr_req_error(r, 404, "not_found", "no such hook", NULL);
-        return -1;
-    }
-    snprintf(out->env, sizeof out->env, "%s", PQgetvalue(res, 0, 0));
-    size_t len = 0;
-    unsigned char *plain = hr_crypto_open(PQgetvalue(res, 0, 2), &len);
-    PQclear(res);
-    if (plain != NULL) {
-        out->creds = json_loadb((const char *)plain, len, 0, NULL);
-        hr_crypto_free_secret(plain, len);
-    }
-    if (!json_is_object(out->creds)) {
-        hook_integ_free(out);
-        hr_log(HR_LOG_ERROR, r->request_id, "hook: the %s integration's credentials cannot be opened",
-               channel);
-        hr_req_error(r, 503, "not_ready", "the integration's credentials cannot be opened", NULL);
-        return -1;
-    }
-    return 0;
-}
-
 /* What a receipt did to its delivery. */
 typedef enum { RECEIPT_UNKNOWN, RECEIPT_CHANGED, RECEIPT_REPEAT, RECEIPT_IGNORED } receipt_t;
 

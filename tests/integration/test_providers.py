@@ -239,8 +239,8 @@ def test_slack_chat_post_message_and_error(tenant, provider_fake):
 
 def test_twilio_sms_form_and_basic_auth(tenant, provider_fake, db):
     prefix = provider_fake.prefix("tw")
-    ph.put_integration(tenant.key, "sms", "twilio", {"account_sid": "AC0123", "auth_token": "s3cret"},
-                       {"base_url": provider_fake.url + prefix, "from": "+15005550006"})
+    integ = ph.put_integration(tenant.key, "sms", "twilio", {"account_sid": "AC0123", "auth_token": "s3cret"},
+                               {"base_url": provider_fake.url + prefix, "from": "+15005550006"})
     nid = ph.send(tenant.key, h.unique_user_id(), ["sms"], title="Code 1234", body="Valid 5 min & more",
                   phone="+14155550100")
     d = ph.wait_delivery(tenant.key, nid, "sms", "sent")
@@ -249,8 +249,10 @@ def test_twilio_sms_form_and_basic_auth(tenant, provider_fake, db):
     assert rq["headers"]["content-type"] == "application/x-www-form-urlencoded"
     assert rq["headers"]["authorization"] == "Basic " + base64.b64encode(b"AC0123:s3cret").decode()
     form = urllib.parse.parse_qs(rq["body"])
-    assert sorted(form) == ["Body", "From", "To"], form
+    assert sorted(form) == ["Body", "From", "StatusCallback", "To"], form
     assert form["To"] == ["+14155550100"] and form["From"] == ["+15005550006"]
+    # delivery receipts come back to the integration's hook ([api] public_url + hook_path)
+    assert form["StatusCallback"] == [h.env("HERALD_BASE_URL").rstrip("/") + integ["hook_path"]], form
     (text,) = form["Body"]  # the rendered SMS text: title and body, & kept as is
     assert "Code 1234" in text and "Valid 5 min & more" in text, text
     assert d["provider_message_id"].startswith("SMfake")

@@ -114,6 +114,25 @@ def test_twilio_delivered_emits_event_once(tenant, provider_fake, db):
     assert len(provider_fake.requests(evp)) == 1
 
 
+def test_twilio_is_told_where_to_send_receipts(tenant, provider_fake, db):
+    """The SMS request names the hook as StatusCallback ([api] public_url and
+    the integration's hook path); a receipt signed for that URL lands."""
+    prefix = provider_fake.prefix("twcb")
+    integ = ph.put_integration(tenant.key, "sms", "twilio", {"account_sid": "AC78", "auth_token": AUTH_TOKEN},
+                               {"base_url": provider_fake.url + prefix, "from": "+15005550006"})
+    secret = hook_secret(integ, "twilio")
+    nid, d = sent_sms(tenant)
+    (rq,) = provider_fake.requests(prefix)
+    (cb,) = urllib.parse.parse_qs(rq["body"])["StatusCallback"]
+    assert cb == h.env("HERALD_BASE_URL").rstrip("/") + "/v1/hooks/twilio/" + secret
+    params = {"MessageSid": d["provider_message_id"], "MessageStatus": "delivered", "AccountSid": "AC78"}
+    body = urllib.parse.urlencode(params)
+    r = h.api("POST", urllib.parse.urlsplit(cb).path, raw=body, headers={
+        "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": twilio_sign(cb, params)})
+    assert r.status == 200 and r.json["result"] == "changed", r
+    assert h.delivery(h.get_notification(tenant.key, nid).json, "sms")["status"] == "delivered"
+
+
 def test_twilio_undelivered_fails_with_code(tenant, provider_fake, db):
     secret = twilio_setup(tenant, provider_fake, db)
     evp = provider_fake.prefix("rcpf")

@@ -59,6 +59,17 @@ static int twilio_prepare(hr_job_t *job, hr_send_result_t *res)
         form_add(&form, job->easy, "From", from);
     form_add(&form, job->easy, "Body", text.data);
     hr_buf_free(&text);
+    /* Delivery receipts: Twilio posts status changes to the integration's
+     * hook (fcgi-api/handlers/hooks.c) when Herald knows its public URL. */
+    const char *pub = job->cfg->api_public_url;
+    size_t publen = strlen(pub);
+    while (publen > 0 && pub[publen - 1] == '/')
+        publen--;
+    if (publen > 0 && job->integ->hook_secret[0] != '\0') {
+        char cb[HR_CFG_STRLEN + 160];
+        snprintf(cb, sizeof cb, "%.*s/v1/hooks/twilio/%s", (int)publen, pub, job->integ->hook_secret);
+        form_add(&form, job->easy, "StatusCallback", cb);
+    }
     hr_http_begin(job, "POST", url, hr_buf_steal(&form), "application/x-www-form-urlencoded");
     curl_easy_setopt(job->easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
     curl_easy_setopt(job->easy, CURLOPT_USERNAME, sid);
