@@ -39,7 +39,7 @@ static const integ_kind_t integ_kinds[] = {
 static const char *const integ_settings[] = {
     "base_url", "from", "reply_to", "list_unsubscribe", "smtp_url", "bot_username",
     "phone_number_id", "messaging_service_sid", "rate_per_s", "color", "private_targets",
-    "webhook_secret_token", NULL};
+    "webhook_secret_token", "tls", NULL};
 
 #define INTEG_JSON                                                                          \
     "json_build_object('channel', channel, 'provider', provider, 'settings', settings,"   \
@@ -180,6 +180,12 @@ static int integ_check(hr_req_t *r, const json_t *body, const integ_kind_t **kin
             hr_req_error(r, 422, "validation_failed", msg, field);
             return -1;
         }
+    const char *tls = hr_json_str(settings, "tls");
+    if (tls != NULL && strcmp(tls, "require") != 0 && strcmp(tls, "try") != 0) {
+        hr_req_error(r, 422, "validation_failed", "settings.tls must be require or try",
+                     "settings.tls");
+        return -1;
+    }
     /* A base URL points Herald's requests somewhere: the SSRF rules apply. */
     const char *base = hr_json_str(settings, "base_url");
     hr_ssrf_policy_t pol = hr_ssrf_policy_parse(r->app->cfg.providers_private_targets);

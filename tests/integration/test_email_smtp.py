@@ -73,3 +73,20 @@ def test_smtp_integration_from_reply_to(tenant):
     assert msg["Reply-To"].addresses[0].addr_spec == "help@example.com"
     assert msg["Message-ID"] == d["provider_message_id"]
     assert msg["Message-ID"].endswith("@example.com>")
+
+
+def test_credentials_never_go_in_clear(tenant):
+    """With a user and password, STARTTLS is required: the test server offers
+    none, so the send fails at once with the reason (no message, no retry)."""
+    smtp_port = h.env("HERALD_SMTP_PORT")
+    ph.put_integration(tenant.key, "email", "smtp", {"user": "mailer", "password": "pw-never-in-clear"},
+                       {"smtp_url": f"smtp://127.0.0.1:{smtp_port}", "from": "team@example.com"})
+    to = h.unique_email("tls")
+    nid = ph.send(tenant.key, h.unique_user_id(), ["email"], title="Needs TLS", email=to)
+    d = ph.wait_delivery(tenant.key, nid, "email", "failed")
+    assert d["attempts"] == 1 and d["error"].startswith("tls_required:"), d
+    assert not h.find_mails(to)
+    r = h.api("PUT", "/v1/integrations/email", key=tenant.key, body={
+        "provider": "smtp", "credentials": {"user": "u", "password": "p"},
+        "settings": {"smtp_url": f"smtp://127.0.0.1:{smtp_port}", "from": "a@example.com", "tls": "never"}})
+    h.assert_json_error(r, 422, "validation_failed", "settings.tls")

@@ -1,7 +1,8 @@
 /* smtp: email through an SMTP server with libcurl (smtp:// with STARTTLS
- * when offered, or smtps://; AUTH when a user is set). The server is the
- * environment's integration (settings.smtp_url, credentials.user/password)
- * or the global [email] smtp_url. Transfers run in the worker's multi
+ * when offered — required when a user is set — or smtps://; AUTH when a
+ * user is set). The server is the environment's integration
+ * (settings.smtp_url, credentials.user/password) or the global [email]
+ * smtp_url. Transfers run in the worker's multi
  * handle, whose connection pool reuses a connection across messages. */
 #include <curl/curl.h>
 #include <stdbool.h>
@@ -81,7 +82,11 @@ static int smtp_prepare(hr_job_t *job, hr_send_result_t *res)
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, cfg->email_timeout_ms);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, job->errbuf);
-    curl_easy_setopt(c, CURLOPT_USE_SSL, (long)CURLUSESSL_TRY);
+    /* Credentials never travel in clear: with a user, STARTTLS (or smtps://)
+     * is required unless settings.tls says "try" (a trusted local relay). */
+    const char *tls = hr_integration_setting(in, "tls", user[0] ? "require" : "try");
+    curl_easy_setopt(c, CURLOPT_USE_SSL,
+                     (long)(strcmp(tls, "require") == 0 ? CURLUSESSL_ALL : CURLUSESSL_TRY));
     curl_easy_setopt(c, CURLOPT_PRIVATE, job);
     if (user[0]) {
         curl_easy_setopt(c, CURLOPT_USERNAME, user);
@@ -111,6 +116,14 @@ static int smtp_finish(hr_job_t *job, CURLcode rc, long code, hr_send_result_t *
     }
     if (rc == CURLE_OK) {
         res->outcome = HR_SEND_OK;
+        return 0;
+    }
+    if (rc == CURLE_USE_SSL_FAILED) {
+        /* The server offers no STARTTLS: fix the integration, not a retry. */
+        res->breaker_neutral = true;
+        hr_provider_fail(res, HR_SEND_PERMANENT,
+                         "tls_required: the SMTP server offers no STARTTLS and TLS is required "
+                         "(credentials are set; settings.tls \"try\" allows plain text)");
         return 0;
     }
     hr_provider_fail(res, code >= 500 && code < 600 ? HR_SEND_PERMANENT : HR_SEND_TRANSIENT,
