@@ -462,6 +462,8 @@ static int render_impl(hr_db_t *db, const hr_render_in_t *in, bool builtin_only,
                      part_names[p]);
             t = builtin_compiled(&builtin_tpls[in->channel][p], builtin_src(in->channel, p));
         }
+        if (p == P_TEXT)
+            out->own_text = src != NULL && part_allowed(in->channel, p);
         if (t == NULL || render_part(t, ctx, p == P_HTML, rendered_slot(out, p), &err->tpl) != 0) {
             err->template_error = true;
             snprintf(err->msg, sizeof err->msg, "%s: %s", err->part, err->tpl.msg);

@@ -33,6 +33,8 @@ typedef struct hr_rendered {
     json_t *fields;      /* [{"name","value"}] of the event's fields (chat embeds) */
     char locale[36];     /* locale of the template variant used ("" none) */
     int version;         /* template version used, 0: built-in layout only */
+    bool own_text;       /* text came from the tenant's template, not the built-in
+                          * layout: chat providers send it as the whole message */
 } hr_rendered_t;
 
 /* What to render. Only environment_id, channel and type are required. */

@@ -457,3 +457,47 @@ def test_long_sms_left_to_the_provider_with_its_length_reported(tenant, provider
                       10, desc="the attempt's log line")[0]
     assert line["length"] >= 404 and line["encoding"] == "gsm7", line
     assert line["segments"] == -(-line["length"] // 153), line
+
+
+def test_chat_carries_event_fields_category_colour_and_template_text(tenant, provider_fake):
+    """What the template and the event say reaches chat providers: the event's
+    fields and its category's colour in a Discord embed; a Telegram template's
+    own text, escaped, as the whole message (what the preview shows)."""
+    prefix = provider_fake.prefix("chat")
+    cat = "cat-" + h.unique_user_id()[-8:]
+    r = h.api("POST", "/v1/categories", body={"key": cat, "name": "Billing", "color": "#22aa55"},
+              key=tenant.key)
+    assert r.status == 201, r
+    etype = "paid." + h.unique_user_id()[-8:]
+    r = h.api("PUT", f"/v1/event-types/{etype}", body={"channels": ["discord"], "category": cat},
+              key=tenant.key)
+    assert r.status == 200, r
+    user = h.unique_user_id()
+    ph.put_user(tenant.key, user, discord_webhook_url=provider_fake.url + prefix + "/api/webhooks/7/t")
+    r = h.api("POST", "/v1/events", key=tenant.key, body={
+        "type": etype, "user": {"id": user}, "title": "Payment", "description": "Ada paid",
+        "fields": {"amount": "42.00 EUR"}})
+    assert r.status == 202, r
+    ph.wait_delivery(tenant.key, r.json["id"], "discord", "sent")
+    (rq,) = provider_fake.requests(prefix)
+    embed = json.loads(rq["body"])["embeds"][0]
+    assert embed["color"] == 0x22AA55, embed
+    assert {"name": "amount", "value": "42.00 EUR", "inline": True} in embed["fields"], embed
+
+    tprefix = provider_fake.prefix("tgtext")
+    ph.put_integration(tenant.key, "telegram", "telegram", {"bot_token": "9:own"},
+                       {"base_url": provider_fake.url + tprefix})
+    key = "own.text." + h.unique_user_id()[-8:]
+    r = h.api("PUT", f"/v1/templates/{key}", key=tenant.key,
+              body={"channels": {"telegram": {"text": "Hi {{title}} & <co>"}}})
+    assert r.status == 201, r
+    tuser = h.unique_user_id()
+    ph.put_user(tenant.key, tuser, telegram_chat_id="4242")
+    nid = h.post_notification(tenant.key, {"user": {"id": tuser}, "type": key, "title": "T",
+                                           "channels": ["telegram"]}).json["id"]
+    ph.wait_delivery(tenant.key, nid, "telegram", "sent")
+    (rq,) = provider_fake.requests(tprefix)
+    assert json.loads(rq["body"])["text"] == "Hi T &amp; &lt;co&gt;", rq["body"]
+    p = h.api("POST", f"/v1/templates/{key}/preview", key=tenant.key,
+              body={"channel": "telegram", "title": "T"})
+    assert p.json["text"] == "Hi T & <co>", p

@@ -11,37 +11,49 @@
 #include "jsonutil.h"
 #include "log.h"
 #include "provider.h"
+#include "render.h"
 
+/* The embed's colour: data.color of the message, else its category's
+ * colour ("#rrggbb"), else the integration's, else Herald's. */
+static long discord_color(const hr_job_t *job)
+{
+    const hr_message_t *m = &job->msg;
+    const json_t *c = json_object_get(m->data, "color");
+    if (json_is_integer(c))
+        return (long)json_integer_value(c);
+    const char *cat = m->rendered != NULL ? m->rendered->color : NULL;
+    if (cat != NULL && cat[0] == '#' && strlen(cat) == 7 &&
+        strspn(cat + 1, "0123456789abcdefABCDEF") == 6)
+        return strtol(cat + 1, NULL, 16);
+    return hr_integration_setting_int(job->integ, "color", 0x4f46e5);
+}
+
+/* Title, description (the body, or the tenant's whole chat text when its
+ * template has one, then without a title), colour and one inline field per
+ * event field and data member. */
 static json_t *discord_embed(const hr_job_t *job)
 {
     const hr_message_t *m = &job->msg;
-    long color = hr_integration_setting_int(job->integ, "color", 0x4f46e5);
-    const json_t *c = json_object_get(m->data, "color");
-    if (json_is_integer(c))
-        color = (long)json_integer_value(c);
-    json_t *fields = json_array();
-    const char *key;
-    json_t *v;
-    json_object_foreach((json_t *)m->data, key, v) {
-        if (json_array_size(fields) == 25 || strcmp(key, "color") == 0)
-            continue;
-        char *t = hr_provider_data_text(v);
-        if (t[0] == '\0') { /* Discord refuses empty field values */
-            free(t);
-            t = strdup("-");
-            hr_assert(t != NULL);
-        }
-        json_array_append_new(fields, json_pack("{s:s%, s:s%, s:b}", "name", key,
-                                                hr_provider_utf8_cut(key, 256), "value", t,
-                                                hr_provider_utf8_cut(t, 1024), "inline", 1));
-        free(t);
+    json_t *fields = json_array(), *pairs = hr_provider_fields(m, 25);
+    size_t i;
+    json_t *f;
+    json_array_foreach(pairs, i, f) {
+        const char *name = hr_json_str(f, "name"), *value = hr_json_str(f, "value");
+        if (value[0] == '\0') /* Discord refuses empty field values */
+            value = "-";
+        json_array_append_new(fields, json_pack("{s:s%, s:s%, s:b}", "name", name,
+                                                hr_provider_utf8_cut(name, 256), "value", value,
+                                                hr_provider_utf8_cut(value, 1024), "inline", 1));
     }
-    json_t *e = json_pack("{s:s%, s:i, s:o}", "title", m->title,
-                          hr_provider_utf8_cut(m->title, 256), "color", (int)color, "fields", fields);
+    json_decref(pairs);
+    const char *own = hr_provider_template_text(m);
+    const char *desc = own != NULL ? own : m->body;
+    json_t *e = json_pack("{s:i, s:o}", "color", (int)discord_color(job), "fields", fields);
     hr_assert(e != NULL);
-    if (m->body[0] != '\0') /* an empty description is refused */
-        json_object_set_new(e, "description",
-                            json_stringn(m->body, hr_provider_utf8_cut(m->body, 4096)));
+    if (own == NULL)
+        json_object_set_new(e, "title", json_stringn(m->title, hr_provider_utf8_cut(m->title, 256)));
+    if (desc[0] != '\0') /* an empty description is refused */
+        json_object_set_new(e, "description", json_stringn(desc, hr_provider_utf8_cut(desc, 4096)));
     if (m->created_at[0])
         json_object_set_new(e, "timestamp", json_string(m->created_at));
     return json_pack("{s:[o]}", "embeds", e);

@@ -9,8 +9,10 @@
 #include <strings.h>
 #include <time.h>
 
+#include "jsonutil.h"
 #include "log.h"
 #include "provider.h"
+#include "render.h"
 
 static size_t http_write(char *p, size_t size, size_t nmemb, void *ud)
 {
@@ -259,6 +261,41 @@ char *hr_provider_data_text(const json_t *v)
                                 : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
     hr_assert(s != NULL);
     return s;
+}
+
+json_t *hr_provider_fields(const hr_message_t *m, size_t max)
+{
+    json_t *out = json_array();
+    const hr_rendered_t *rd = m->rendered;
+    size_t i;
+    json_t *f;
+    if (rd != NULL)
+        json_array_foreach(rd->fields, i, f) {
+            if (json_array_size(out) == max)
+                return out;
+            char *t = hr_provider_data_text(json_object_get(f, "value"));
+            json_array_append_new(out, json_pack("{s:s, s:s}", "name", hr_json_str(f, "name"),
+                                                 "value", t));
+            free(t);
+        }
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)m->data, key, v) {
+        if (json_array_size(out) == max)
+            break;
+        if (strcmp(key, "color") == 0)
+            continue;
+        char *t = hr_provider_data_text(v);
+        json_array_append_new(out, json_pack("{s:s, s:s}", "name", key, "value", t));
+        free(t);
+    }
+    return out;
+}
+
+const char *hr_provider_template_text(const hr_message_t *m)
+{
+    const hr_rendered_t *rd = m->rendered;
+    return rd != NULL && rd->own_text && rd->text != NULL && rd->text[0] ? rd->text : NULL;
 }
 
 size_t hr_provider_utf8_cut(const char *s, size_t max)

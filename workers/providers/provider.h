@@ -177,6 +177,17 @@ hr_ssrf_policy_t hr_http_policy(const hr_job_t *job);
 /* Text of a data value: strings as they are, the rest as JSON (caller frees). */
 char *hr_provider_data_text(const json_t *v);
 
+/* What a chat message lists as name/value pairs: the event's fields (as
+ * rendered), then the notification's data members ("color" styles a message
+ * and is not shown); at most max. A new array of {"name","value"} with
+ * string values (caller decrefs). */
+json_t *hr_provider_fields(const hr_message_t *m, size_t max);
+
+/* The whole message as the tenant's template wrote it (its chat text
+ * part), or NULL when only the built-in layout has one: the provider then
+ * builds its own rich form from title, body and fields. */
+const char *hr_provider_template_text(const hr_message_t *m);
+
 /* The length of the longest prefix of s of at most max bytes that does not
  * split a UTF-8 character (for providers' field limits). */
 size_t hr_provider_utf8_cut(const char *s, size_t max);

@@ -27,38 +27,48 @@ static char *slack_escape(const char *s)
     return hr_buf_steal(&b);
 }
 
+static void slack_section(json_t *blocks, const char *text)
+{
+    char *t = slack_escape(text);
+    json_array_append_new(blocks, json_pack("{s:s, s:{s:s, s:s%}}", "type", "section", "text", "type",
+                                            "mrkdwn", "text", t, hr_provider_utf8_cut(t, 3000)));
+    free(t);
+}
+
+/* The tenant's whole chat text as one section when its template has one;
+ * else a header with the title, the body, then the event fields and data. */
 static json_t *slack_blocks(const hr_message_t *m)
 {
     json_t *blocks = json_array();
+    const char *own = hr_provider_template_text(m);
+    if (own != NULL) {
+        slack_section(blocks, own);
+        return blocks;
+    }
     json_array_append_new(blocks, json_pack("{s:s, s:{s:s, s:s%, s:b}}", "type", "header", "text",
                                             "type", "plain_text", "text", m->title,
                                             hr_provider_utf8_cut(m->title, 150), "emoji", 1));
-    if (m->body[0]) {
-        char *t = slack_escape(m->body);
-        json_array_append_new(blocks, json_pack("{s:s, s:{s:s, s:s}}", "type", "section", "text",
-                                                "type", "mrkdwn", "text", t));
-        free(t);
-    }
-    if (json_object_size(m->data) > 0) {
+    if (m->body[0])
+        slack_section(blocks, m->body);
+    json_t *pairs = hr_provider_fields(m, 10);
+    if (json_array_size(pairs) > 0) {
         json_t *fields = json_array();
-        const char *key;
-        json_t *v;
-        json_object_foreach((json_t *)m->data, key, v) {
-            if (json_array_size(fields) == 10)
-                break;
-            char *raw = hr_provider_data_text(v), *k = slack_escape(key), *val = slack_escape(raw);
+        size_t i;
+        json_t *p;
+        json_array_foreach(pairs, i, p) {
+            char *k = slack_escape(hr_json_str(p, "name")), *val = slack_escape(hr_json_str(p, "value"));
             char *f = NULL;
             if (asprintf(&f, "*%s*\n%s", k, val) < 0)
                 f = NULL;
             hr_assert(f != NULL);
             json_array_append_new(fields, json_pack("{s:s, s:s}", "type", "mrkdwn", "text", f));
             free(f);
-            free(raw);
             free(k);
             free(val);
         }
         json_array_append_new(blocks, json_pack("{s:s, s:o}", "type", "section", "fields", fields));
     }
+    json_decref(pairs);
     return blocks;
 }
 
@@ -66,7 +76,9 @@ static int slack_prepare(hr_job_t *job, hr_send_result_t *res)
 {
     const hr_message_t *m = &job->msg;
     const char *addr = m->address;
-    json_t *doc = json_pack("{s:s, s:o}", "text", m->title, "blocks", slack_blocks(m));
+    const char *own = hr_provider_template_text(m);
+    json_t *doc = json_pack("{s:s, s:o}", "text", own != NULL ? own : m->title, "blocks",
+                            slack_blocks(m));
     hr_assert(doc != NULL);
     job->rate_per_s = hr_integration_setting_int(job->integ, "rate_per_s",
                                                  job->cfg->providers_rate_slack);

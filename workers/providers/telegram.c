@@ -23,9 +23,17 @@ static void tg_escape(hr_buf_t *b, const char *s)
     }
 }
 
+/* The tenant's chat text when its template has one (escaped: it is text,
+ * not markup); else the title in bold, the body, then the fields. */
 static char *tg_text(const hr_message_t *m)
 {
     hr_buf_t b = HR_BUF_INIT;
+    const char *own = hr_provider_template_text(m);
+    if (own != NULL) {
+        hr_buf_puts(&b, "");
+        tg_escape(&b, own);
+        return hr_buf_steal(&b);
+    }
     hr_buf_puts(&b, "<b>");
     tg_escape(&b, m->title);
     hr_buf_puts(&b, "</b>");
@@ -33,18 +41,18 @@ static char *tg_text(const hr_message_t *m)
         hr_buf_puts(&b, "\n");
         tg_escape(&b, m->body);
     }
-    const char *key;
-    json_t *v;
-    if (json_object_size(m->data) > 0)
+    json_t *fields = hr_provider_fields(m, 50);
+    if (json_array_size(fields) > 0)
         hr_buf_puts(&b, "\n");
-    json_object_foreach((json_t *)m->data, key, v) {
-        char *t = hr_provider_data_text(v);
+    size_t i;
+    json_t *f;
+    json_array_foreach(fields, i, f) {
         hr_buf_puts(&b, "\n<b>");
-        tg_escape(&b, key);
+        tg_escape(&b, hr_json_str(f, "name"));
         hr_buf_puts(&b, "</b>: ");
-        tg_escape(&b, t);
-        free(t);
+        tg_escape(&b, hr_json_str(f, "value"));
     }
+    json_decref(fields);
     return hr_buf_steal(&b);
 }
 
