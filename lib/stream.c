@@ -238,3 +238,20 @@ void hr_stream_batch_free(hr_stream_batch_t *b)
     free(b->entries);
     memset(b, 0, sizeof *b);
 }
+
+int hr_stream_put_deliveries(hr_redis_t *redis, const char *stream, const PGresult *res,
+                             int id_col, int nid_col, char *err, size_t errlen)
+{
+    int n = PQntuples(res), queued = n;
+    for (int i = 0; i < n; i++) {
+        const char *argv[7] = {"XADD", stream, "*", "d", PQgetvalue(res, i, id_col), "n",
+                               PQgetvalue(res, i, nid_col)};
+        if (hr_redis_append(redis, 7, argv, NULL, err, errlen) != 0) {
+            queued = i;
+            break;
+        }
+    }
+    if (queued > 0 && hr_redis_flush(redis, queued, err, errlen) != 0)
+        return 0;
+    return queued;
+}

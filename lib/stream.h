@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <time.h>
 
+#include <libpq-fe.h>
+
 #include "redis.h"
 
 #define HR_STREAM_MAXFIELDS 8
@@ -68,6 +70,13 @@ void hr_consumer_done(hr_consumer_t *c, bool ok);
 /* Acknowledges and deletes the given entries (one pipelined round trip). */
 int hr_consumer_ack(hr_consumer_t *c, const char *const *ids, size_t n, char *err, size_t errlen)
     __attribute__((warn_unused_result));
+
+/* Puts the delivery of each row of res (its id in column id_col, its
+ * notification's in nid_col) on stream as {d, n}, in one pipelined round
+ * trip. Returns how many were queued: fewer than the rows when Redis failed
+ * (err says why; the sweeper queues the rest later). */
+int hr_stream_put_deliveries(hr_redis_t *redis, const char *stream, const PGresult *res,
+                             int id_col, int nid_col, char *err, size_t errlen);
 
 /* The value of field key in e, or NULL. */
 const char *hr_stream_field(const hr_stream_entry_t *e, const char *key);

@@ -10,8 +10,10 @@
 
 #include <jansson.h>
 
+#include "channel.h"
 #include "jsonutil.h"
 #include "log.h"
+#include "stream.h"
 
 /* Ids keep the notification's time prefix (its monthly partition); the rest
  * is a digest of the delivery, the endpoint and the event type. */
@@ -22,7 +24,7 @@ static const char *const whevent_sql =
     "   webhook_event)"
     " SELECT (left(replace($3, '-', ''), 12) || substr(md5($4 || e.id::text || $2), 13, 20))::uuid,"
     "   $3::uuid, $1::uuid, 'webhook', 'queued', e.id::text, $5::jsonb FROM e"
-    " ON CONFLICT (id) DO NOTHING RETURNING id";
+    " ON CONFLICT (id) DO NOTHING RETURNING id, notification_id";
 
 int hr_whevent_emit(hr_db_t *db, hr_redis_t *redis, const hr_whevent_t *ev, int *stored,
                     char *err, size_t errlen)
@@ -49,20 +51,12 @@ int hr_whevent_emit(hr_db_t *db, hr_redis_t *redis, const hr_whevent_t *ev, int 
     free(text);
     if (res == NULL)
         return -1;
-    int n = PQntuples(res), queued = n, rc = 0;
+    int n = PQntuples(res);
     if (stored != NULL)
         *stored = n;
-    for (int i = 0; i < n; i++) {
-        const char *argv[7] = {"XADD", "herald:deliveries:webhook", "*", "d", PQgetvalue(res, i, 0),
-                               "n", ev->notification_id};
-        if (hr_redis_append(redis, 7, argv, NULL, err, errlen) != 0) {
-            queued = i;
-            rc = 1;
-            break;
-        }
-    }
-    if (queued > 0 && hr_redis_flush(redis, queued, err, errlen) != 0)
-        rc = 1;
+    char stream[64];
+    hr_channel_stream(HR_CHANNEL_WEBHOOK, stream, sizeof stream);
+    int rc = hr_stream_put_deliveries(redis, stream, res, 0, 1, err, errlen) == n ? 0 : 1;
     PQclear(res);
     return rc;
 }

@@ -13,6 +13,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "alert.h"
 #include "backoff.h"
 #include "buf.h"
 #include "ids.h"
@@ -86,7 +87,7 @@ static const char *const endpoint_fail_sql =
     "   THEN 'failing since ' || herald_ts(COALESCE(failing_since, now())) || ': ' || $3"
     "   ELSE disabled_reason END"
     " WHERE id = $1::uuid RETURNING disabled_at IS NOT NULL AND disabled_at >= now() - interval '1 second',"
-    " environment_id";
+    " environment_id, url, disabled_reason";
 
 static long long wall_ms(void)
 {
@@ -228,8 +229,36 @@ static void worker_dead(hr_worker_t *w, const hr_message_t *m, const hr_send_res
         freeReplyObject(rep);
 }
 
+/* Tells the tenant's members by email that Herald disabled an endpoint. */
+static void worker_endpoint_alert(hr_worker_t *w, const char *endpoint_id, const char *env,
+                                  const char *url, const char *reason)
+{
+    const char *title = "Webhook endpoint disabled";
+    char err[256];
+    char *body = NULL;
+    if (asprintf(&body,
+                 "Herald stopped sending to the webhook endpoint %s (%s): %s.\n"
+                 "Fix the receiver, then enable it again: PUT /v1/webhook-endpoints/%s "
+                 "{\"enabled\": true}.",
+                 url, endpoint_id, reason, endpoint_id) < 0)
+        body = NULL;
+    hr_assert(body != NULL);
+    json_t *data = json_pack("{s:s, s:s, s:s}", "endpoint_id", endpoint_id, "url", url, "reason",
+                             reason);
+    int n = hr_alert_members(&w->db, &w->redis, env, "herald.endpoint_disabled", title, body, data,
+                             err, sizeof err);
+    if (n < 0)
+        hr_log_warn("endpoint %s disabled, but telling the tenant failed: %s", endpoint_id, err);
+    else
+        hr_log_json(HR_LOG_INFO, NULL, "tenant told: endpoint disabled",
+                    json_pack("{s:s, s:i}", "endpoint_id", endpoint_id, "members", n));
+    json_decref(data);
+    free(body);
+}
+
 /* Keeps the failure streak of a webhook endpoint; disables it after
- * [webhooks] disable_after_s without a success, and says so in the log. */
+ * [webhooks] disable_after_s without a success, says so in the log and
+ * tells the tenant's members by email. */
 static void worker_endpoint_health(hr_worker_t *w, const hr_message_t *m, const hr_send_result_t *r)
 {
     if (w->channel != HR_CHANNEL_WEBHOOK || !hr_uuid_valid(m->address) ||
@@ -248,10 +277,13 @@ static void worker_endpoint_health(hr_worker_t *w, const hr_message_t *m, const 
         hr_log_warn("endpoint health: %s", err);
         return;
     }
-    if (PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't')
+    if (PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't') {
         hr_log_json(HR_LOG_WARN, m->request_id, "webhook endpoint disabled",
                     json_pack("{s:s, s:s, s:s}", "endpoint_id", m->address, "environment_id",
                               PQgetvalue(res, 0, 1), "error", r->error));
+        worker_endpoint_alert(w, m->address, PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
+                              PQgetvalue(res, 0, 3));
+    }
     PQclear(res);
 }
 

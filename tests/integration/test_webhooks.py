@@ -196,3 +196,25 @@ def test_outcome_events_sent_and_failed(tenant, provider_fake):
     assert all(a["outcome"] == "sent" for a in log), log
     time.sleep(0.5)
     assert len(provider_fake.requests(prefix)) == 2  # no events about the events
+
+
+def test_disabled_endpoint_is_told_to_the_tenants_members(provider_fake, db):
+    """'and the tenant told': every member of the tenant gets an email naming
+    the endpoint, why, and how to enable it again; it is a notification of the
+    environment like any other."""
+    m = h.signup()
+    env = type("Env", (), {"key": m.dev_key})
+    prefix = provider_fake.prefix("whd")
+    ep = make_endpoint(env, provider_fake, prefix)
+    with db.cursor() as cur:
+        cur.execute("UPDATE webhook_endpoints SET failing_since = now() - interval '4 days' WHERE id = %s",
+                    (ep["id"],))
+    provider_fake.script(prefix, [], default={"status": 503, "body": "down for good"})
+    ph.send(m.dev_key, h.unique_user_id(), ["webhook"])
+    msg = h.wait_for_mail(m.email, subject="Webhook endpoint disabled", timeout=30)
+    text = h.text_body(msg)
+    assert ep["id"] in text and ep["url"] in text and "enabled" in text, text
+    assert "failing since" in text, text
+    r = h.api("GET", "/v1/notifications?type=herald.endpoint_disabled", key=m.dev_key)
+    assert r.status == 200 and len(r.json["data"]) == 1, r
+    assert not h.api("GET", f"/v1/webhook-endpoints/{ep['id']}", key=m.dev_key).json["enabled"]
