@@ -501,3 +501,24 @@ def test_chat_carries_event_fields_category_colour_and_template_text(tenant, pro
     p = h.api("POST", f"/v1/templates/{key}/preview", key=tenant.key,
               body={"channel": "telegram", "title": "T"})
     assert p.json["text"] == "Hi T & <co>", p
+
+
+def test_discord_team_destination_channel_id_posts_to_the_channel(tenant, provider_fake):
+    """A team destination given as a channel id goes straight to that channel
+    with the bot (no DM channel is opened for it)."""
+    prefix = provider_fake.prefix("dteam")
+    ph.put_integration(tenant.key, "discord", "discord", {"bot_token": "bot-team-token"},
+                       {"base_url": provider_fake.url + prefix})
+    r = h.api("PUT", "/v1/team-destinations", key=tenant.key,
+              body={"destinations": {"discord": "123456789012345678"}})
+    assert r.status == 200, r
+    etype = "team." + h.unique_user_id()[-8:]
+    r = h.api("PUT", f"/v1/event-types/{etype}", body={"channels": ["discord"]}, key=tenant.key)
+    assert r.status == 200, r
+    r = h.api("POST", "/v1/events", key=tenant.key, body={"type": etype, "title": "Deploy done"})
+    assert r.status == 202, r
+    ph.wait_delivery(tenant.key, r.json["id"], "discord", "sent")
+    (rq,) = provider_fake.requests(prefix)
+    assert rq["path"] == prefix + "/channels/123456789012345678/messages", rq["path"]
+    assert rq["headers"]["authorization"] == "Bot bot-team-token"
+    assert json.loads(rq["body"])["embeds"][0]["title"] == "Deploy done"

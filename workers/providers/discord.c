@@ -1,8 +1,9 @@
 /* discord: a rich embed (title, description, colour, one field per data
  * member) sent either to a webhook URL (the user's address; execute with
- * ?wait=true so the message id comes back) or as a bot direct message:
- * POST /users/@me/channels {recipient_id} opens the DM channel, then POST
- * /channels/{id}/messages posts the embed. 429 carries retry_after
+ * ?wait=true so the message id comes back), as a bot direct message (POST
+ * /users/@me/channels {recipient_id} opens the DM channel, then POST
+ * /channels/{id}/messages posts the embed), or for a team destination (no
+ * end user) straight to the channel id with the bot. 429 carries retry_after
  * (seconds, fractional) in the JSON body. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +87,15 @@ static int discord_prepare(hr_job_t *job, hr_send_result_t *res)
     }
     char base[512], url[1024];
     hr_http_base(job, "https://discord.com/api/v10", base, sizeof base);
+    snprintf(job->gate_key, sizeof job->gate_key, "discord:%.200s/bot:%.16s", base, token);
+    if (job->msg.user_id == NULL || job->msg.user_id[0] == '\0') {
+        /* A team destination (no end user): the address is a channel id. */
+        snprintf(url, sizeof url, "%s/channels/%s/messages", base, addr);
+        discord_post_embed(job, url);
+        hr_http_header(job, "Authorization: Bot %s", token);
+        job->step = 2;
+        return 0;
+    }
     snprintf(url, sizeof url, "%s/users/@me/channels", base);
     json_t *doc = json_pack("{s:s}", "recipient_id", addr);
     hr_http_begin(job, "POST", url, hr_json_dump(doc), "application/json");
@@ -93,7 +103,6 @@ static int discord_prepare(hr_job_t *job, hr_send_result_t *res)
     json_decref(doc);
     hr_http_header(job, "Authorization: Bot %s", token);
     job->step = 1;
-    snprintf(job->gate_key, sizeof job->gate_key, "discord:%.200s/bot:%.16s", base, token);
     return 0;
 }
 
