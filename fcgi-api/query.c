@@ -17,8 +17,7 @@ static int hexval(char c)
     return -1;
 }
 
-/* Decodes n bytes of s ('+' is a space); NULL on a bad escape or a NUL. */
-static char *decode(hr_req_t *r, const char *s, size_t n)
+char *hr_query_decode(hr_req_t *r, const char *s, size_t n)
 {
     char *out = hr_arena_alloc(r->arena, n + 1), *o = out;
     for (size_t i = 0; i < n; i++) {
@@ -31,6 +30,8 @@ static char *decode(hr_req_t *r, const char *s, size_t n)
                 return NULL;
             *o++ = (char)(hi * 16 + lo);
             i += 2;
+        } else if (s[i] == '\0') {
+            return NULL;
         } else {
             *o++ = s[i];
         }
@@ -46,11 +47,11 @@ const char *hr_query_get(hr_req_t *r, const char *name)
     while (q != NULL && *q) {
         size_t plen = strcspn(q, "&");
         size_t klen = strcspn(q, "=&");
-        char *key = decode(r, q, klen);
+        char *key = hr_query_decode(r, q, klen);
         if (key != NULL && strlen(key) == nlen && memcmp(key, name, nlen) == 0) {
             if (klen >= plen)
                 return "";
-            return decode(r, q + klen + 1, plen - klen - 1);
+            return hr_query_decode(r, q + klen + 1, plen - klen - 1);
         }
         q += plen;
         if (*q == '&')

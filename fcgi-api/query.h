@@ -6,6 +6,10 @@
 
 #include "app.h"
 
+/* Percent-decodes n bytes of s (a query string's or a form body's part; '+'
+ * is a space) into the request arena; NULL on a bad escape or a NUL byte. */
+char *hr_query_decode(hr_req_t *r, const char *s, size_t n);
+
 /* The percent-decoded value of the first `name` parameter in the request's
  * query string (arena memory), "" for a bare `name`, or NULL when absent or
  * not decodable (bad escape, NUL byte). */

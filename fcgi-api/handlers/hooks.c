@@ -271,42 +271,6 @@ typedef struct form_pair {
     const char *key, *value;
 } form_pair_t;
 
-static int form_hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decodes n bytes of s into the arena ('+' is a space); NULL on a
- * bad escape or a NUL byte. */
-static char *form_decode(hr_req_t *r, const char *s, size_t n)
-{
-    char *out = hr_arena_alloc(r->arena, n + 1), *o = out;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '+') {
-            *o++ = ' ';
-        } else if (s[i] == '%') {
-            int hi = i + 1 < n ? form_hexval(s[i + 1]) : -1;
-            int lo = i + 2 < n ? form_hexval(s[i + 2]) : -1;
-            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-                return NULL;
-            *o++ = (char)(hi * 16 + lo);
-            i += 2;
-        } else if (s[i] == '\0') {
-            return NULL;
-        } else {
-            *o++ = s[i];
-        }
-    }
-    *o = '\0';
-    return out;
-}
-
 static int form_cmp(const void *a, const void *b)
 {
     const form_pair_t *x = a, *y = b;
@@ -356,8 +320,8 @@ static int form_read(hr_req_t *r, form_pair_t *pairs, size_t max)
                 hr_req_error(r, 400, "invalid_body", "the form has too many fields", NULL);
                 return -1;
             }
-            const char *k = form_decode(r, q, klen);
-            const char *v = klen < plen ? form_decode(r, q + klen + 1, plen - klen - 1) : "";
+            const char *k = hr_query_decode(r, q, klen);
+            const char *v = klen < plen ? hr_query_decode(r, q + klen + 1, plen - klen - 1) : "";
             if (k == NULL || v == NULL) {
                 char msg[160];
                 snprintf(msg, sizeof msg, "the form field %.60s is not valid percent-encoding",
