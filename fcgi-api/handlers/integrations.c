@@ -103,6 +103,23 @@ static void integ_get(hr_req_t *r)
     hr_req_reply(r, 200, doc, NULL);
 }
 
+/* Each of names (NULL-terminated) must be a string member of obj (the
+ * body's `what` object). Returns 0, or -1 after a 422 naming the first one
+ * missing. */
+static int integ_required(hr_req_t *r, const json_t *obj, const char *what,
+                          const char *const *names, const char *provider)
+{
+    for (int i = 0; names[i] != NULL; i++)
+        if (hr_json_str(obj, names[i]) == NULL) {
+            char field[96], msg[160];
+            snprintf(field, sizeof field, "%s.%s", what, names[i]);
+            snprintf(msg, sizeof msg, "%s is required for %s", field, provider);
+            hr_req_error(r, 422, "validation_failed", msg, field);
+            return -1;
+        }
+    return 0;
+}
+
 /* Checks body for kind; 422 naming the field on failure. */
 static int integ_check(hr_req_t *r, const json_t *body, const integ_kind_t **kind_out)
 {
@@ -142,15 +159,8 @@ static int integ_check(hr_req_t *r, const json_t *body, const integ_kind_t **kin
             return -1;
         }
     }
-    for (int i = 0; kind->required_creds[i] != NULL; i++)
-        if (hr_json_str(cred, kind->required_creds[i]) == NULL) {
-            char field[96];
-            snprintf(msg, sizeof msg, "credentials.%s is required for %s", kind->required_creds[i],
-                     kind->provider);
-            snprintf(field, sizeof field, "credentials.%s", kind->required_creds[i]);
-            hr_req_error(r, 422, "validation_failed", msg, field);
-            return -1;
-        }
+    if (integ_required(r, cred, "credentials", kind->required_creds, kind->provider) != 0)
+        return -1;
     json_object_foreach((json_t *)settings, k, v) {
         bool known = false;
         for (int i = 0; integ_settings[i] != NULL && !known; i++)
@@ -171,15 +181,8 @@ static int integ_check(hr_req_t *r, const json_t *body, const integ_kind_t **kin
             return -1;
         }
     }
-    for (int i = 0; kind->required_settings[i] != NULL; i++)
-        if (hr_json_str(settings, kind->required_settings[i]) == NULL) {
-            char field[96];
-            snprintf(msg, sizeof msg, "settings.%s is required for %s", kind->required_settings[i],
-                     kind->provider);
-            snprintf(field, sizeof field, "settings.%s", kind->required_settings[i]);
-            hr_req_error(r, 422, "validation_failed", msg, field);
-            return -1;
-        }
+    if (integ_required(r, settings, "settings", kind->required_settings, kind->provider) != 0)
+        return -1;
     const char *tls = hr_json_str(settings, "tls");
     if (tls != NULL && strcmp(tls, "require") != 0 && strcmp(tls, "try") != 0) {
         hr_req_error(r, 422, "validation_failed", "settings.tls must be require or try",
