@@ -493,15 +493,8 @@ int hr_render(hr_db_t *db, const hr_render_in_t *in, hr_rendered_t *out, hr_rend
     return render_impl(db, in, false, out, err);
 }
 
-/* The recipient as sent, with the user's stored locale when the request
- * named none. */
 static const char *const message_sql =
-    "SELECT (CASE WHEN u.locale IS NULL OR n.recipient ? 'locale' THEN n.recipient"
-    "   ELSE n.recipient || jsonb_build_object('locale', u.locale) END)::text, n.event::text,"
-    " COALESCE((SELECT version FROM content_versions c WHERE c.environment_id = n.environment_id), "
-    "0)"
-    " FROM notifications n LEFT JOIN end_users u"
-    "   ON u.environment_id = n.environment_id AND u.user_id = n.user_id"
+    "SELECT " HR_RENDER_STORED_COLUMNS " FROM notifications n" HR_RENDER_STORED_JOIN
     " WHERE n.id = $1 AND n.environment_id = $2";
 
 int hr_render_for_channel(hr_db_t *db, const char *environment_id, const char *notification_id,
@@ -513,15 +506,22 @@ int hr_render_for_channel(hr_db_t *db, const char *environment_id, const char *n
     PGresult *res = hr_db_exec_prepared(db, "herald_render_message", message_sql, 2, p, err, errlen);
     if (res == NULL)
         return -1;
-    json_t *user = NULL, *event = NULL;
-    long long cv = -1;
-    if (PQntuples(res) == 1) {
-        user = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
-        if (!PQgetisnull(res, 0, 1))
-            event = json_loads(PQgetvalue(res, 0, 1), 0, NULL);
-        cv = atoll(PQgetvalue(res, 0, 2));
-    }
+    bool found = PQntuples(res) == 1;
+    int rc = hr_render_stored(db, environment_id, notification_id, ch, type, title, body, data,
+                              found ? PQgetvalue(res, 0, 0) : "", found ? PQgetvalue(res, 0, 1) : "",
+                              found ? atoll(PQgetvalue(res, 0, 2)) : -1, out, err, errlen);
     PQclear(res);
+    return rc;
+}
+
+int hr_render_stored(hr_db_t *db, const char *environment_id, const char *notification_id,
+                     hr_channel_t ch, const char *type, const char *title, const char *body,
+                     const json_t *data, const char *recipient, const char *event,
+                     long long content_version, hr_rendered_t *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    json_t *user = recipient[0] ? json_loads(recipient, 0, NULL) : NULL;
+    json_t *ev = event[0] ? json_loads(event, 0, NULL) : NULL;
     hr_render_in_t in = {
         .environment_id = environment_id,
         .channel = ch,
@@ -530,8 +530,8 @@ int hr_render_for_channel(hr_db_t *db, const char *environment_id, const char *n
         .body = body,
         .data = data,
         .user = user,
-        .event = event,
-        .content_version = cv,
+        .event = ev,
+        .content_version = content_version,
     };
     hr_render_error_t rerr;
     int rc = hr_render(db, &in, out, &rerr);
@@ -547,7 +547,7 @@ int hr_render_for_channel(hr_db_t *db, const char *environment_id, const char *n
     if (rc != 0)
         snprintf(err, errlen, "render: %s", rerr.msg);
     json_decref(user);
-    json_decref(event);
+    json_decref(ev);
     return rc;
 }
 

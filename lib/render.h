@@ -76,6 +76,27 @@ int hr_render_for_channel(hr_db_t *db, const char *environment_id, const char *n
                           const json_t *data, hr_rendered_t *out, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
+/* What hr_render_for_channel reads of a stored notification n (the recipient
+ * with its user's stored locale, the event, the content version), as select
+ * expressions over n with end_users u joined by HR_RENDER_STORED_JOIN. A
+ * caller that reads the notification anyway (the worker's claim) selects
+ * them too and renders with hr_render_stored: no round trip per message. */
+#define HR_RENDER_STORED_COLUMNS                                                            \
+    "(CASE WHEN u.locale IS NULL OR n.recipient ? 'locale' THEN n.recipient"               \
+    "   ELSE n.recipient || jsonb_build_object('locale', u.locale) END)::text,"            \
+    " COALESCE(n.event::text, ''),"                                                        \
+    " COALESCE((SELECT version FROM content_versions c WHERE c.environment_id = n.environment_id), 0)"
+#define HR_RENDER_STORED_JOIN                                                               \
+    " LEFT JOIN end_users u ON u.environment_id = n.environment_id AND u.user_id = n.user_id"
+
+/* hr_render_for_channel with those three columns already read (recipient
+ * and event as JSON text, "" for none; content_version as read). */
+int hr_render_stored(hr_db_t *db, const char *environment_id, const char *notification_id,
+                     hr_channel_t ch, const char *type, const char *title, const char *body,
+                     const json_t *data, const char *recipient, const char *event,
+                     long long content_version, hr_rendered_t *out, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
 void hr_rendered_free(hr_rendered_t *r);
 
 /* The title and body a provider that reads nothing else should send on

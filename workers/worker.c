@@ -28,13 +28,15 @@ static const char *const claim_sql =
     "UPDATE deliveries d SET status = 'sending', attempts = d.attempts + 1,"
     " lease_until = now() + make_interval(secs => $2::int), next_attempt_at = NULL,"
     " handed_over_at = NULL, updated_at = now()"
-    " FROM notifications n"
+    " FROM notifications n" HR_RENDER_STORED_JOIN
     " WHERE d.id = ANY($1::uuid[]) AND d.channel = $3 AND n.id = d.notification_id"
     " AND d.status IN ('queued', 'retrying')"
     " AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= now())"
     " RETURNING d.id, d.attempts, COALESCE(d.address, ''), n.id, n.environment_id, n.user_id,"
     " n.type, n.title, n.body, n.data::text, COALESCE(n.request_id, ''), herald_ts(n.created_at),"
-    " COALESCE(d.webhook_event::text, '')";
+    " COALESCE(d.webhook_event::text, ''),"
+    /* what rendering needs, read here rather than once per message */
+    " " HR_RENDER_STORED_COLUMNS;
 
 static const char *const record_sql =
     "WITH a AS (INSERT INTO attempts (delivery_id, attempt, started_at, duration_ms,"
@@ -498,7 +500,7 @@ static int worker_handover(void *ctx)
     return worker_record_handovers(h->w, ms, 1, &ok, true) == 0 && ok ? 0 : -1;
 }
 
-#define JOB_FIELDS 13
+#define JOB_FIELDS 16
 
 typedef struct worker_job {
     hr_job_t job;                 /* first: a hr_job_t * is a worker_job_t * */
@@ -553,9 +555,10 @@ static worker_job_t *job_new(hr_worker_t *w, PGresult *res, int row, const char 
     /* The message's content on this channel: the environment's published
      * template for the user's locale, or the built-in branded layout. */
     char rerr[256];
-    wj->rendered = hr_render_for_channel(&w->db, j->msg.environment_id, j->msg.notification_id,
-                                         w->channel, j->msg.type, j->msg.title, j->msg.body,
-                                         j->msg.data, &wj->rd, rerr, sizeof rerr) == 0;
+    wj->rendered = hr_render_stored(&w->db, j->msg.environment_id, j->msg.notification_id,
+                                    w->channel, j->msg.type, j->msg.title, j->msg.body,
+                                    j->msg.data, wj->own[13], wj->own[14], atoll(wj->own[15]),
+                                    &wj->rd, rerr, sizeof rerr) == 0;
     if (wj->rendered) {
         j->msg.rendered = &wj->rd;
         hr_rendered_title_body(&wj->rd, w->channel, &j->msg.title, &j->msg.body);
