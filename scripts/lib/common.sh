@@ -122,10 +122,14 @@ hr_canon_name() {
     api | router | sweeper | realtime | worker-*) n=herald-$n ;;
     rt) n=herald-realtime ;;
     esac
-    if [[ $n == postgres ]] || hr_sup_names | grep -qxF -- "$n"; then
+    # Not `hr_sup_names | grep -q`: grep leaves at the first match, the writer
+    # may then die of SIGPIPE, and pipefail turns a found name into "unknown".
+    local names
+    names=$(hr_sup_names)
+    if [[ $n == postgres ]] || grep -qxF -- "$n" <<<"$names"; then
         printf '%s' "$n"
     else
-        die "unknown process '$1' (one of: postgres $(hr_sup_names | tr '\n' ' '))"
+        die "unknown process '$1' (one of: postgres $(tr '\n' ' ' <<<"$names"))"
     fi
 }
 
