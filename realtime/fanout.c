@@ -27,6 +27,9 @@ static redisContext *fanout_connect(hr_rt_fanout_t *f)
     long ms = FANOUT_BLOCK_MS + f->cfg.redis_timeout_ms;
     struct timeval rtv = {ms / 1000, (ms % 1000) * 1000};
     redisSetTimeout(c, rtv);
+    /* Replies are built in reusable blocks (fanreply.c): each one is done
+     * with hr_rt_fanarena_reset(), never freeReplyObject(). */
+    hr_rt_fanarena_attach(&f->arena, c->reader);
     return c;
 }
 
@@ -37,15 +40,14 @@ static int fanout_position(hr_rt_fanout_t *f, redisContext *c)
 {
     redisReply *r = redisCommand(c, "XREVRANGE %s + - COUNT 1", HR_RTPUB_STREAM);
     if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
-        if (r != NULL)
-            freeReplyObject(r);
+        hr_rt_fanarena_reset(&f->arena);
         return -1;
     }
     char newest[48] = "0-0";
     if (r->elements == 1 && r->element[0]->type == REDIS_REPLY_ARRAY &&
         r->element[0]->elements >= 1 && r->element[0]->element[0]->type == REDIS_REPLY_STRING)
         snprintf(newest, sizeof newest, "%s", r->element[0]->element[0]->str);
-    freeReplyObject(r);
+    hr_rt_fanarena_reset(&f->arena);
     hr_rt_id_t have, top;
     if (f->last_id[0] == '\0' || hr_rt_id_parse(f->last_id, &have) != 0 ||
         hr_rt_id_parse(newest, &top) != 0 || hr_rt_id_cmp(top, have) < 0)
@@ -162,10 +164,11 @@ static void *fanout_main(void *arg)
             hr_log_warn("fanout: %s", r->str);
             usleep(200 * 1000);
         }
-        freeReplyObject(r);
+        hr_rt_fanarena_reset(&f->arena);
     }
     if (c != NULL)
         redisFree(c);
+    hr_rt_fanarena_free(&f->arena);
     return NULL;
 }
 

@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "event.h"
+#include "fanreply.h"
 
 struct lws_context;
 
@@ -46,6 +47,7 @@ typedef struct hr_rt_fanout {
     size_t pre;              /* LWS_PRE */
     char last_id[48];        /* last entry read (reader thread only) */
     unsigned long long read; /* entries read (reader thread only) */
+    hr_rt_fanarena_t arena;  /* replies of the reader's connection (reader thread only) */
 } hr_rt_fanout_t;
 
 /* Starts the reader. Returns 0 or -1. */

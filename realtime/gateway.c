@@ -84,6 +84,7 @@ static rt_gw_t gw;
 
 #define RT_PRE LWS_PRE
 #define RT_ARG_MAX 2048
+#define RT_WRITE_BATCH 16 /* messages written per WRITEABLE callback at most */
 
 static uint32_t gw_clock(void)
 {
@@ -514,18 +515,25 @@ static int gw_write_ws(rt_session_t *s)
             lws_callback_on_writable(s->wsi);
         return 0;
     }
-    hr_rt_msg_t *m = hr_rt_queue_peek(&s->q);
-    if (m == NULL)
-        return 0;
-    if (lws_write(s->wsi, m->ws, m->ws_len, LWS_WRITE_TEXT) < (int)m->ws_len)
-        return -1;
-    bool close = m->flags & HR_RT_MSG_CLOSE;
-    hr_rt_queue_pop(&s->q);
-    if (close) {
-        const char *why = s->close_code == 1012 ? "reconnect" : "resync";
-        lws_close_reason(s->wsi, (enum lws_close_status)s->close_code, (unsigned char *)why,
-                         strlen(why));
-        return -1;
+    /* A backlog goes out several messages per writable turn, as long as the
+     * socket takes them (a full socket keeps lws's remainder and reports
+     * choked): one wake-up and poll change per batch instead of per message. */
+    for (unsigned n = 0; n < RT_WRITE_BATCH; n++) {
+        hr_rt_msg_t *m = hr_rt_queue_peek(&s->q);
+        if (m == NULL)
+            return 0;
+        if (n > 0 && lws_send_pipe_choked(s->wsi))
+            break;
+        if (lws_write(s->wsi, m->ws, m->ws_len, LWS_WRITE_TEXT) < (int)m->ws_len)
+            return -1;
+        bool close = m->flags & HR_RT_MSG_CLOSE;
+        hr_rt_queue_pop(&s->q);
+        if (close) {
+            const char *why = s->close_code == 1012 ? "reconnect" : "resync";
+            lws_close_reason(s->wsi, (enum lws_close_status)s->close_code, (unsigned char *)why,
+                             strlen(why));
+            return -1;
+        }
     }
     if (s->q.len > 0)
         lws_callback_on_writable(s->wsi);
@@ -799,6 +807,16 @@ int hr_rt_gateway_run(hr_config_t *cfg, const char *config_path)
     info.foreign_loops = loops;
     info.options = LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_VALIDATE_UTF8 |
                    LWS_SERVER_OPTION_LIBEV;
+    /* No lws "validity" timers (a secs_since_valid_hangup of 0 disables
+     * them): the gateway's own tick pings and drops dead peers (gw_tick).
+     * lws's default policy re-files a per-connection timer in lws's sorted
+     * timer list whenever a connection proves alive (pongs), a walk over
+     * every connection's timer: with 12,500 connections per process that
+     * walk took about 30 % of the lws thread during a fan-out
+     * (docs/BENCHMARKS.md). */
+    static const lws_retry_bo_t no_validity = {.secs_since_valid_ping = 0,
+                                               .secs_since_valid_hangup = 0};
+    info.retry_and_idle_policy = &no_validity;
     info.max_http_header_pool = 256;
     info.pt_serv_buf_size = 16384;
     info.timeout_secs = 10;
