@@ -421,8 +421,12 @@ static void worker_flush_acks(hr_worker_t *w)
  * claim is no longer current (lease expired, claimed again) is not marked,
  * and its send must not complete. */
 static const char *const handover_sql =
-    "UPDATE deliveries d SET handed_over_at = now()"
-    " FROM unnest($1::uuid[], $2::int[]) AS x(id, attempt)"
+    /* Committed without waiting for the WAL flush (set for this transaction
+     * only, in the same round trip): only a PostgreSQL crash can lose the
+     * mark, and that costs at worst a second copy. */
+    "WITH nosync AS (SELECT set_config('synchronous_commit', 'off', true))"
+    " UPDATE deliveries d SET handed_over_at = now()"
+    " FROM unnest($1::uuid[], $2::int[]) AS x(id, attempt), nosync"
     /* = ANY as well: index scans, and only the partitions named */
     " WHERE d.id = ANY($1::uuid[]) AND d.id = x.id AND d.status = 'sending'"
     " AND d.attempts = x.attempt"
@@ -455,10 +459,7 @@ static int worker_record_handovers(hr_worker_t *w, const hr_message_t *const *ms
     char err[256];
     int rc = -1;
     PGresult *res = NULL;
-    /* Committed without waiting for the WAL flush: only a PostgreSQL crash
-     * can lose the mark, and that costs at worst a second copy. */
-    if (hr_db_run(&w->db, "BEGIN", 0, NULL, err, sizeof err) != 0 ||
-        hr_db_run(&w->db, "SET LOCAL synchronous_commit TO off", 0, NULL, err, sizeof err) != 0)
+    if (hr_db_run(&w->db, "BEGIN", 0, NULL, err, sizeof err) != 0)
         goto fail;
     res = hr_db_exec(&w->db, handover_sql, 2, p, err, sizeof err);
     if (res == NULL)
