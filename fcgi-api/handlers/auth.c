@@ -269,7 +269,7 @@ static void auth_refresh(hr_req_t *r)
     case HR_SESSION_REUSED:
         hr_log(HR_LOG_WARN, r->request_id,
                "a used refresh token was presented again: its session is revoked");
-        /* fall through */
+        __attribute__((fallthrough));
     case HR_SESSION_INVALID:
         hr_req_error(r, 401, "unauthorized", "the refresh token is not valid; log in again",
                      "refresh_token");
