@@ -5,21 +5,76 @@ HR_PACKAGES=(
     build-essential pkg-config autoconf automake libtool autoconf-archive
     libfcgi-dev nginx-light redis-server libhiredis-dev postgresql-15 libpq-dev
     libcurl4-openssl-dev libsodium-dev libwebsockets-dev libcmocka-dev libjansson-dev
-    libjwt-dev libinih-dev
+    libjwt-dev libinih-dev libssl-dev
     python3-pytest python3-aiosmtpd python3-websockets python3-psycopg2 python3-redis
     curl openssl ca-certificates wrk
     chromium
 )
 
-hr_missing_packages() {
+# Only `scripts/herald bench drain` needs these: postfix for its smtp-sink and
+# smtp-source load tools (its mail daemon stays stopped and disabled). Installed on
+# demand by the bench, never by `deps`, `up` or `test`.
+HR_BENCH_PACKAGES=(postfix)
+
+MISSING=() # hr_missing_packages: the packages of HR_PACKAGES not installed
+
+hr_bench_deps() {
+    local missing=()
+    hr_missing_of missing "${HR_BENCH_PACKAGES[@]}"
+    ((${#missing[@]})) || return 0
+    say "deps: installing ${missing[*]} for the benchmarks"
+    # No questions: postfix is only a box of tools here.
+    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+    hr_apt_install "${missing[@]}"
+    if [[ -x /etc/init.d/postfix ]]; then
+        /etc/init.d/postfix status >/dev/null 2>&1 && /etc/init.d/postfix stop >/dev/null 2>&1
+        update-rc.d postfix disable >/dev/null 2>&1 || true
+    fi
+    return 0
+}
+
+# hr_missing_of VAR PKG...: the packages of the list not installed, into array VAR.
+hr_missing_of() {
+    local -n _out=$1
+    shift
     local p st
-    MISSING=()
-    for p in "${HR_PACKAGES[@]}"; do
+    _out=()
+    for p in "$@"; do
         st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-        if [[ $st != "install ok installed" ]]; then
-            MISSING+=("$p")
-        fi
+        [[ $st == "install ok installed" ]] || _out+=("$p")
     done
+}
+
+# hr_apt_install PKG...: apt-get install (updating the lists once if the first try
+# fails), as root, with no questions and no service started meanwhile.
+hr_apt_install() {
+    ((EUID == 0)) || die "deps: run as root to install $* (or install them by hand)"
+    local prev_trap apt_opts=(-q -o Dpkg::Use-Pty=0 -o APT::Color=0) rc=0
+    prev_trap=$(trap -p EXIT)
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+        printf '#!/bin/sh\n# created by herald deps during a package install\nexit 101\n' \
+            >/usr/sbin/policy-rc.d
+        chmod 0755 /usr/sbin/policy-rc.d
+        _hr_policy_created=1
+        trap '_hr_policy_remove' EXIT
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get "${apt_opts[@]}" install -y --no-install-recommends "$@" </dev/null ||
+        { apt-get "${apt_opts[@]}" update &&
+            apt-get "${apt_opts[@]}" install -y --no-install-recommends "$@" </dev/null; } ||
+        rc=$?
+    _hr_policy_remove
+    if [[ -n $prev_trap ]]; then
+        eval "$prev_trap"
+    else
+        trap - EXIT
+    fi
+    ((rc == 0)) || die "deps: apt-get install $* failed"
+    _hr_stop_system_services
+}
+
+hr_missing_packages() {
+    hr_missing_of MISSING "${HR_PACKAGES[@]}"
 }
 
 # The packages' init scripts must not start a system Redis, nginx or PostgreSQL on the
@@ -72,35 +127,7 @@ cmd_deps() {
         return 0
     fi
     say "deps: missing: ${MISSING[*]}"
-    if ((EUID != 0)); then
-        die "deps: run as root to install them (or install them by hand)"
-    fi
-    local prev_trap
-    prev_trap=$(trap -p EXIT)
-    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-        printf '#!/bin/sh\n# created by herald deps during a package install\nexit 101\n' \
-            >/usr/sbin/policy-rc.d
-        chmod 0755 /usr/sbin/policy-rc.d
-        _hr_policy_created=1
-        trap '_hr_policy_remove' EXIT
-    fi
-    export DEBIAN_FRONTEND=noninteractive
-    local apt_opts=(-q -o Dpkg::Use-Pty=0 -o APT::Color=0)
-    if ! apt-get "${apt_opts[@]}" update; then
-        _hr_policy_remove
-        die "deps: apt-get update failed"
-    fi
-    if ! apt-get "${apt_opts[@]}" install -y --no-install-recommends "${MISSING[@]}" </dev/null; then
-        _hr_policy_remove
-        die "deps: apt-get install failed"
-    fi
-    _hr_policy_remove
-    if [[ -n $prev_trap ]]; then
-        eval "$prev_trap"
-    else
-        trap - EXIT
-    fi
-    _hr_stop_system_services
+    hr_apt_install "${MISSING[@]}"
     hr_missing_packages
     ((${#MISSING[@]} == 0)) || die "deps: still missing after install: ${MISSING[*]}"
     hr_npm_deps
