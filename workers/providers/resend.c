@@ -70,8 +70,14 @@ static int resend_finish(hr_job_t *job, CURLcode rc, long status, hr_send_result
             snprintf(res->provider_message_id, sizeof res->provider_message_id, "%s", id);
     } else {
         const char *name = hr_json_str(doc, "name"), *msg = hr_json_str(doc, "message");
-        hr_provider_fail(res, res->outcome, "resend_%s: %.400s", name ? name : "error",
-                         msg ? msg : res->excerpt);
+        /* A 409 concurrent_idempotent_requests: a retry met its first request
+         * (same Idempotency-Key) still in progress, and Resend asks to try
+         * again later. It says nothing about Resend's health. */
+        bool later = name != NULL && strcmp(name, "concurrent_idempotent_requests") == 0;
+        if (later)
+            res->breaker_neutral = true;
+        hr_provider_fail(res, later ? HR_SEND_TRANSIENT : res->outcome, "resend_%s: %.400s",
+                         name ? name : "error", msg ? msg : res->excerpt);
     }
     json_decref(doc);
     return 0;

@@ -96,9 +96,13 @@ static int twilio_finish(hr_job_t *job, CURLcode rc, long status, hr_send_result
         else
             snprintf(res->provider_message_id, sizeof res->provider_message_id, "%s", msid);
     } else {
+        long long code = (long long)json_integer_value(json_object_get(doc, "code"));
+        /* Twilio's code says more than its status: 20429 (too many requests)
+         * and 21611 (the sender's queue is full, answered with a 400) clear
+         * by themselves; 20500 and 20503 are Twilio's own failures. */
+        bool later = code == 20429 || code == 21611 || code == 20500 || code == 20503;
         const char *msg = hr_json_str(doc, "message");
-        hr_provider_fail(res, res->outcome, "twilio_%lld: %.400s",
-                         (long long)json_integer_value(json_object_get(doc, "code")),
+        hr_provider_fail(res, later ? HR_SEND_TRANSIENT : res->outcome, "twilio_%lld: %.400s", code,
                          msg ? msg : res->excerpt);
     }
     json_decref(doc);
