@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "address.h"
 #include "channel.h"
 #include "content.h"
 #include "handlers.h"
@@ -68,9 +69,14 @@ static void team_put(hr_req_t *r)
             hr_content_invalid(r, f, "%s must be an address of 1 to 2000 characters", f);
             goto done;
         }
-        if ((c == HR_CHANNEL_EMAIL && !hr_valid_email(a)) ||
-            ((c == HR_CHANNEL_SMS || c == HR_CHANNEL_WHATSAPP) && !hr_valid_e164(a))) {
-            hr_content_invalid(r, f, "%s is not a valid %s address", f, ch);
+        /* the rules of stored user addresses (webhook URLs under the SSRF
+         * rules, checked now and again when sending) */
+        char why[192];
+        if (c != HR_CHANNEL_WEBHOOK &&
+            !hr_address_valid(c, HR_ADDR_ANY, a,
+                              hr_ssrf_policy_parse(r->app->cfg.providers_private_targets), why,
+                              sizeof why)) {
+            hr_content_invalid(r, f, "%s %s", f, why);
             goto done;
         }
     }

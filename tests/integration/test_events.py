@@ -11,8 +11,15 @@ from content_helpers import key_name, send_event, settled, sink_line
 
 def test_event_without_user_reaches_the_team_destinations(tenant, find_mail):
     ops = h.unique_email("ops")
-    r = h.api("PUT", "/v1/team-destinations", body={"destinations": {"email": ops, "discord": "ops-feed"}}, key=tenant.key)
-    assert r.status == 200 and r.json["destinations"] == {"discord": "ops-feed", "email": ops}, r
+    r = h.api("PUT", "/v1/team-destinations", body={"destinations": {"email": ops, "discord": "112233445566778899"}}, key=tenant.key)
+    assert r.status == 200 and r.json["destinations"] == {"discord": "112233445566778899", "email": ops}, r
+    assert h.api("GET", "/v1/team-destinations", key=tenant.key).json["destinations"]["email"] == ops
+    # the rules of stored addresses apply: a channel's id or URL form, SSRF on URLs
+    for bad, field in (({"discord": "ops-feed"}, "destinations.discord"),
+                       ({"slack": "http://169.254.169.254/hook"}, "destinations.slack"),
+                       ({"telegram": "chat 1"}, "destinations.telegram")):
+        r = h.api("PUT", "/v1/team-destinations", body={"destinations": bad}, key=tenant.key)
+        h.assert_json_error(r, 422, "validation_failed", field)
     assert h.api("GET", "/v1/team-destinations", key=tenant.key).json["destinations"]["email"] == ops
 
     cat = key_name("billing").replace(".", "-")
@@ -34,7 +41,7 @@ def test_event_without_user_reaches_the_team_destinations(tenant, find_mail):
     assert "42.00 EUR" in html and "<th" in html, html
 
     discord = h.delivery(doc, "discord")
-    assert discord["status"] == "sent" and discord["address"] == "ops-feed", doc
+    assert discord["status"] == "sent" and discord["address"] == "112233445566778899", doc
     line = sink_line("discord", discord["id"])
     assert line["title"] == "\U0001f4b3 Payment received", line  # category emoji as the prefix
 
