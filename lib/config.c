@@ -115,6 +115,9 @@ static const cfg_def_t cfg_defs[] = {
     S("providers", "private_targets", providers_private_targets, "deny", true,
       "SSRF guard for webhook and provider URLs: deny (private, loopback and link-local "
       "addresses refused), loopback (only loopback allowed) or allow."),
+    S("providers", "ca_file", providers_ca_file, "", true,
+      "A PEM file of CA certificates providers' TLS servers are also verified against (a "
+      "self-hosted gateway or SMTP relay with a private CA); the system's stay trusted."),
     I("webhooks", "disable_after_s", webhooks_disable_after_s, "259200", 60, 31536000, true,
       "An endpoint failing without a success for this long is disabled."),
     I("webhooks", "secret_overlap_s", webhooks_secret_overlap_s, "86400", 0, 2592000, true,

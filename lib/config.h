@@ -64,6 +64,7 @@ typedef struct hr_config {
     long providers_rate_smtp;
     long providers_rate_webhook;
     char providers_private_targets[16];
+    char providers_ca_file[HR_CFG_STRLEN];
     /* [webhooks] */
     long webhooks_disable_after_s;
     long webhooks_secret_overlap_s;

@@ -90,3 +90,71 @@ def test_credentials_never_go_in_clear(tenant):
         "provider": "smtp", "credentials": {"user": "u", "password": "p"},
         "settings": {"smtp_url": f"smtp://127.0.0.1:{smtp_port}", "from": "a@example.com", "tls": "never"}})
     h.assert_json_error(r, 422, "validation_failed", "settings.tls")
+
+
+class _TlsServer:
+    """An SMTP server of the test's own (aiosmtpd) with TLS — STARTTLS, or SMTPS
+    from the first byte — that requires AUTH over TLS, signed by the stack's
+    local CA (which the workers trust through [providers] ca_file)."""
+
+    USER, PASSWORD = b"mailer", b"s3cret-over-tls"
+
+    def __init__(self, implicit):
+        import socket
+        import ssl
+
+        from aiosmtpd.controller import Controller
+        from aiosmtpd.smtp import AuthResult
+
+        tls = os.path.join(h.run_dir(), "tls")
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(os.path.join(tls, "cert.pem"), os.path.join(tls, "key.pem"))
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.messages, self.logins = [], []
+        box = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):
+                box.messages.append((box.implicit or session.ssl is not None, envelope.rcpt_tos,
+                                     envelope.content))
+                return "250 2.0.0 stored"
+
+        def authenticator(server, session, envelope, mechanism, data):
+            ok = data.login == box.USER and data.password == box.PASSWORD
+            box.logins.append((mechanism, ok, box.implicit or session.ssl is not None))
+            return AuthResult(success=ok)
+
+        # With implicit TLS the whole connection is TLS, but aiosmtpd only
+        # knows a session is once STARTTLS ran: it must not hold AUTH back.
+        kw = ({"ssl_context": ctx, "auth_require_tls": False} if implicit
+              else {"tls_context": ctx, "require_starttls": True, "auth_require_tls": True})
+        self.implicit = implicit
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port,
+                                     authenticator=authenticator, auth_required=True, **kw)
+        self.controller.start()
+
+    def stop(self):
+        self.controller.stop()
+
+
+def test_starttls_and_smtps_with_authentication(tenant):
+    """Credentials go over TLS only, to a server whose certificate is checked:
+    STARTTLS on smtp:// and implicit TLS on smtps://, AUTH accepted."""
+    for implicit, scheme in ((False, "smtp"), (True, "smtps")):
+        server = _TlsServer(implicit)
+        try:
+            ph.put_integration(tenant.key, "email", "smtp",
+                               {"user": server.USER.decode(), "password": server.PASSWORD.decode()},
+                               {"smtp_url": f"{scheme}://127.0.0.1:{server.port}", "from": "team@example.com"})
+            to = h.unique_email(scheme)
+            nid = ph.send(tenant.key, h.unique_user_id(), ["email"], title=f"Over {scheme}", email=to)
+            d = ph.wait_delivery(tenant.key, nid, "email", ("sent", "failed"), timeout=20)
+            assert d["status"] == "sent", (scheme, d, server.logins)
+            assert d["attempts"] == 1, d
+            assert [(tls, rcpts) for tls, rcpts, _ in server.messages] == [(True, [to])], server.messages
+            assert b"Subject: Over " + scheme.encode() in server.messages[0][2]
+            assert server.logins and all(ok and tls for _, ok, tls in server.logins), server.logins
+        finally:
+            server.stop()

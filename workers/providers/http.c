@@ -133,6 +133,7 @@ void hr_http_begin(hr_job_t *job, const char *method, const char *url, char *bod
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, http_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, job);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "Herald/1.0");
+    hr_provider_tls(job);
     curl_easy_setopt(c, CURLOPT_PRIVATE, job);
     job->guard.policy = hr_http_policy(job);
     hr_ssrf_guard(c, &job->guard);
@@ -261,6 +262,15 @@ char *hr_provider_data_text(const json_t *v)
                                 : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
     hr_assert(s != NULL);
     return s;
+}
+
+void hr_provider_tls(hr_job_t *job)
+{
+    /* libcurl keeps its CA path (the system's, /etc/ssl/certs) when only the
+     * file is set */
+    const char *ca = job->cfg->providers_ca_file;
+    if (ca[0] != '\0')
+        curl_easy_setopt(job->easy, CURLOPT_CAINFO, ca);
 }
 
 json_t *hr_provider_fields(const hr_message_t *m, size_t max)

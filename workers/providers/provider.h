@@ -177,6 +177,10 @@ hr_ssrf_policy_t hr_http_policy(const hr_job_t *job);
 /* Text of a data value: strings as they are, the rest as JSON (caller frees). */
 char *hr_provider_data_text(const json_t *v);
 
+/* TLS trust for the job's transfer: the system's CAs, plus [providers]
+ * ca_file when set. */
+void hr_provider_tls(hr_job_t *job);
+
 /* What a chat message lists as name/value pairs: the event's fields (as
  * rendered), then the notification's data members ("color" styles a message
  * and is not shown); at most max. A new array of {"name","value"} with

@@ -88,6 +88,7 @@ static int smtp_prepare(hr_job_t *job, hr_send_result_t *res)
     curl_easy_setopt(c, CURLOPT_USE_SSL,
                      (long)(strcmp(tls, "require") == 0 ? CURLUSESSL_ALL : CURLUSESSL_TRY));
     curl_easy_setopt(c, CURLOPT_PRIVATE, job);
+    hr_provider_tls(job);
     if (user[0]) {
         curl_easy_setopt(c, CURLOPT_USERNAME, user);
         curl_easy_setopt(c, CURLOPT_PASSWORD, pass);
