@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "log.h"
+
 static void db_errmsg(hr_db_t *db, PGresult *res, char *err, size_t errlen)
 {
     const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
@@ -115,6 +117,66 @@ PGresult *hr_db_exec_prepared(hr_db_t *db, const char *name, const char *sql, in
         }
         PQclear(res);
     }
+}
+
+/* The next result of a pipeline, which must have status want (or, for a
+ * statement, also PGRES_TUPLES_OK), and the NULL that ends it. Returns the
+ * result, or NULL with err (the result's own error when it has one). */
+static PGresult *db_pipeline_next(hr_db_t *db, ExecStatusType want, char *err, size_t errlen)
+{
+    PGresult *res = PQgetResult(db->conn);
+    if (res == NULL) { /* the connection broke: nothing more will come */
+        db_errmsg(db, NULL, err, errlen);
+        return NULL;
+    }
+    ExecStatusType st = PQresultStatus(res);
+    /* NULL follows each statement's result (not the sync's); anything else
+     * left unread makes leaving pipeline mode fail, and the session reset */
+    if (st != PGRES_PIPELINE_SYNC)
+        PQclear(PQgetResult(db->conn));
+    if (st == want || (want == PGRES_COMMAND_OK && st == PGRES_TUPLES_OK))
+        return res;
+    db_errmsg(db, res, err, errlen);
+    PQclear(res);
+    return NULL;
+}
+
+PGresult *hr_db_begin_exec(hr_db_t *db, const char *sql, int nparams, const char *const *params,
+                           char *err, size_t errlen)
+{
+    if (hr_db_ensure(db, err, errlen) != 0)
+        return NULL;
+    if (PQenterPipelineMode(db->conn) != 1 ||
+        PQsendQueryParams(db->conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) != 1 ||
+        PQsendQueryParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0) != 1 ||
+        PQpipelineSync(db->conn) != 1) {
+        db_errmsg(db, NULL, err, errlen);
+        PQreset(db->conn); /* whatever was sent is dropped with the session */
+        return NULL;
+    }
+    char berr[256] = "";
+    PGresult *begin = db_pipeline_next(db, PGRES_COMMAND_OK, berr, sizeof berr);
+    PGresult *res = db_pipeline_next(db, PGRES_COMMAND_OK, err, errlen);
+    PGresult *sync = db_pipeline_next(db, PGRES_PIPELINE_SYNC, err, errlen);
+    bool ok = begin != NULL && res != NULL && sync != NULL;
+    if (begin == NULL)
+        snprintf(err, errlen, "%s", berr);
+    PQclear(begin);
+    PQclear(sync);
+    if (PQexitPipelineMode(db->conn) != 1) {
+        /* results left unread: the session cannot be trusted any more */
+        if (ok)
+            db_errmsg(db, NULL, err, errlen);
+        PQclear(res);
+        PQreset(db->conn);
+        return NULL;
+    }
+    if (!ok) {
+        PQclear(res);
+        hr_db_rollback(db);
+        return NULL;
+    }
+    return res;
 }
 
 int hr_db_run(hr_db_t *db, const char *sql, int nparams, const char *const *params, char *err,

@@ -33,6 +33,13 @@ PGresult *hr_db_exec_prepared(hr_db_t *db, const char *name, const char *sql, in
                               const char *const *params, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
+/* Opens a transaction and runs sql in it, in one round trip (libpq pipeline
+ * mode). Returns the statement's result (caller frees with PQclear) with the
+ * transaction left open for the caller to COMMIT, or NULL with err and no
+ * transaction open. */
+PGresult *hr_db_begin_exec(hr_db_t *db, const char *sql, int nparams, const char *const *params,
+                           char *err, size_t errlen) __attribute__((warn_unused_result));
+
 /* Runs a statement that returns no rows; 0 or -1 with err. */
 int hr_db_run(hr_db_t *db, const char *sql, int nparams, const char *const *params, char *err,
               size_t errlen) __attribute__((warn_unused_result));

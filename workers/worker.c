@@ -459,9 +459,7 @@ static int worker_record_handovers(hr_worker_t *w, const hr_message_t *const *ms
     char err[256];
     int rc = -1;
     PGresult *res = NULL;
-    if (hr_db_run(&w->db, "BEGIN", 0, NULL, err, sizeof err) != 0)
-        goto fail;
-    res = hr_db_exec(&w->db, handover_sql, 2, p, err, sizeof err);
+    res = hr_db_begin_exec(&w->db, handover_sql, 2, p, err, sizeof err);
     if (res == NULL)
         goto fail;
     for (int r = 0; r < PQntuples(res); r++)
