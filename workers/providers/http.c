@@ -264,6 +264,29 @@ char *hr_provider_data_text(const json_t *v)
     return s;
 }
 
+json_t *hr_http_finish_json(hr_job_t *job, CURLcode rc, long status, hr_send_result_t *res)
+{
+    hr_http_classify(job, rc, status, res);
+    if (rc != CURLE_OK || job->guard.blocked)
+        return NULL;
+    json_t *doc = hr_http_json(job);
+    if (json_is_object(doc))
+        return doc;
+    json_decref(doc);
+    if (res->outcome == HR_SEND_OK)
+        snprintf(res->error, sizeof res->error,
+                 "bad_response: HTTP %ld with a body that is not JSON (treated as sent)", status);
+    return NULL;
+}
+
+void hr_http_message_id(hr_send_result_t *res, const char *id)
+{
+    if (id == NULL)
+        snprintf(res->error, sizeof res->error, "bad_response: no message id (treated as sent)");
+    else
+        snprintf(res->provider_message_id, sizeof res->provider_message_id, "%s", id);
+}
+
 void hr_provider_tls(hr_job_t *job)
 {
     /* libcurl keeps its CA path (the system's, /etc/ssl/certs) when only the

@@ -177,6 +177,17 @@ hr_ssrf_policy_t hr_http_policy(const hr_job_t *job);
 /* Text of a data value: strings as they are, the rest as JSON (caller frees). */
 char *hr_provider_data_text(const json_t *v);
 
+/* The start of an HTTP provider's finish: classifies the answer into res and
+ * returns its JSON object body to read the provider's details from (caller
+ * decrefs), or NULL when there is none to read — a transport error, an SSRF
+ * refusal, or a body that is not a JSON object (a success then says so in
+ * res->error: the message was accepted all the same). */
+json_t *hr_http_finish_json(hr_job_t *job, CURLcode rc, long status, hr_send_result_t *res);
+
+/* A success's message id into res, or the bad_response warning when the
+ * provider gave none (the send still counts). */
+void hr_http_message_id(hr_send_result_t *res, const char *id);
+
 /* TLS trust for the job's transfer: the system's CAs, plus [providers]
  * ca_file when set. */
 void hr_provider_tls(hr_job_t *job);

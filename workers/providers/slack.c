@@ -109,11 +109,11 @@ static int slack_prepare(hr_job_t *job, hr_send_result_t *res)
 
 static int slack_finish(hr_job_t *job, CURLcode rc, long status, hr_send_result_t *res)
 {
-    hr_http_classify(job, rc, status, res);
-    if (rc != CURLE_OK || job->guard.blocked)
-        return 0;
     if (job->step == 0) {
         /* Incoming webhooks answer plain text: "ok", or an error word. */
+        hr_http_classify(job, rc, status, res);
+        if (rc != CURLE_OK || job->guard.blocked)
+            return 0;
         if (res->outcome == HR_SEND_OK)
             snprintf(res->provider_message_id, sizeof res->provider_message_id, "webhook:%s",
                      job->msg.delivery_id);
@@ -121,14 +121,14 @@ static int slack_finish(hr_job_t *job, CURLcode rc, long status, hr_send_result_
             hr_provider_fail(res, res->outcome, "slack_%ld: %.300s", status, res->excerpt);
         return 0;
     }
-    json_t *doc = hr_http_json(job);
-    if (res->outcome == HR_SEND_OK && !json_is_object(doc)) {
-        snprintf(res->error, sizeof res->error, "bad_response: HTTP %ld with a body that is not JSON (treated as sent)", status);
-    } else if (res->outcome == HR_SEND_OK && json_is_true(json_object_get(doc, "ok"))) {
+    json_t *doc = hr_http_finish_json(job, rc, status, res);
+    if (doc == NULL)
+        return 0;
+    if (res->outcome == HR_SEND_OK && json_is_true(json_object_get(doc, "ok"))) {
         snprintf(res->provider_message_id, sizeof res->provider_message_id, "%s:%s",
                  hr_json_str(doc, "channel") ? hr_json_str(doc, "channel") : job->msg.address,
                  hr_json_str(doc, "ts") ? hr_json_str(doc, "ts") : "");
-    } else if (json_is_object(doc)) {
+    } else {
         const char *e = hr_json_str(doc, "error");
         bool rate = e != NULL && strcmp(e, "ratelimited") == 0;
         bool server = e != NULL && (strcmp(e, "internal_error") == 0 ||

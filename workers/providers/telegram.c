@@ -83,16 +83,9 @@ static int tg_prepare(hr_job_t *job, hr_send_result_t *res)
 
 static int tg_finish(hr_job_t *job, CURLcode rc, long status, hr_send_result_t *res)
 {
-    hr_http_classify(job, rc, status, res);
-    if (rc != CURLE_OK || job->guard.blocked)
+    json_t *doc = hr_http_finish_json(job, rc, status, res);
+    if (doc == NULL)
         return 0;
-    json_t *doc = hr_http_json(job);
-    if (!json_is_object(doc)) {
-        if (res->outcome == HR_SEND_OK)
-            snprintf(res->error, sizeof res->error, "bad_response: HTTP %ld with a body that is not JSON (treated as sent)", status);
-        json_decref(doc);
-        return 0;
-    }
     if (res->outcome == HR_SEND_OK && json_is_true(json_object_get(doc, "ok"))) {
         const json_t *r = json_object_get(doc, "result");
         json_int_t mid = json_integer_value(json_object_get(r, "message_id"));

@@ -77,19 +77,11 @@ static int wa_prepare(hr_job_t *job, hr_send_result_t *res)
 
 static int wa_finish(hr_job_t *job, CURLcode rc, long status, hr_send_result_t *res)
 {
-    hr_http_classify(job, rc, status, res);
-    if (rc != CURLE_OK || job->guard.blocked)
+    json_t *doc = hr_http_finish_json(job, rc, status, res);
+    if (doc == NULL)
         return 0;
-    json_t *doc = hr_http_json(job);
-    if (!json_is_object(doc)) {
-        if (res->outcome == HR_SEND_OK)
-            snprintf(res->error, sizeof res->error, "bad_response: HTTP %ld with a body that is not JSON (treated as sent)", status);
-    } else if (res->outcome == HR_SEND_OK) {
-        const char *id = hr_json_str(json_array_get(json_object_get(doc, "messages"), 0), "id");
-        if (id == NULL)
-            snprintf(res->error, sizeof res->error, "bad_response: no message id (treated as sent)");
-        else
-            snprintf(res->provider_message_id, sizeof res->provider_message_id, "%s", id);
+    if (res->outcome == HR_SEND_OK) {
+        hr_http_message_id(res, hr_json_str(json_array_get(json_object_get(doc, "messages"), 0), "id"));
     } else {
         const json_t *e = json_object_get(doc, "error");
         long long code = (long long)json_integer_value(json_object_get(e, "code"));
