@@ -149,3 +149,19 @@ const char *hr_content_actor(hr_req_t *r)
         return hr_arena_printf(r->arena, "api_key:%s", r->auth.key_id);
     return "api_key";
 }
+
+void hr_content_reply_list(hr_req_t *r, const char *what, const char *sql, int nparams,
+                           const char *const *params)
+{
+    char err[256];
+    PGresult *res = hr_db_exec(&r->app->db, sql, nparams, params, err, sizeof err);
+    if (res == NULL) {
+        hr_req_db_failed(r, what, err);
+        return;
+    }
+    json_t *list = json_array();
+    for (int i = 0; i < PQntuples(res); i++)
+        json_array_append_new(list, json_loads(PQgetvalue(res, i, 0), 0, NULL));
+    PQclear(res);
+    hr_req_reply(r, 200, json_pack("{s:o}", "data", list), NULL);
+}

@@ -34,6 +34,11 @@ int hr_content_query_row(hr_req_t *r, const char *what, const char *sql, int npa
                          const char *const *params, json_t **out)
     __attribute__((warn_unused_result));
 
+/* Runs sql, each row of which is one JSON object (its single column), and
+ * answers 200 {"data": [the rows]}, or 503/500 (what names the query). */
+void hr_content_reply_list(hr_req_t *r, const char *what, const char *sql, int nparams,
+                           const char *const *params);
+
 /* An optional string member: 1 with *out set, 0 when absent or null, -1
  * after a 422 (not a string, longer than max characters). */
 int hr_content_string(hr_req_t *r, const json_t *obj, const char *key, size_t max, const char **out)

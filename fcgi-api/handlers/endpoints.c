@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "content.h"
 #include "buf.h"
 #include "crypto.h"
 #include "handlers.h"
@@ -157,23 +158,13 @@ done:
 
 static void ep_list(hr_req_t *r)
 {
-    char err[256];
     if (hr_req_authenticate(r) != 0)
         return;
     const char *p[1] = {r->auth.environment_id};
-    PGresult *res = hr_db_exec(&r->app->db,
-                               "SELECT " EP_JSON " FROM webhook_endpoints WHERE environment_id = $1"
-                               " ORDER BY created_at, id",
-                               1, p, err, sizeof err);
-    if (res == NULL) {
-        hr_req_db_failed(r, "endpoint list", err);
-        return;
-    }
-    json_t *list = json_array();
-    for (int i = 0; i < PQntuples(res); i++)
-        json_array_append_new(list, json_loads(PQgetvalue(res, i, 0), 0, NULL));
-    PQclear(res);
-    hr_req_reply(r, 200, json_pack("{s:o}", "data", list), NULL);
+    hr_content_reply_list(r, "endpoint list",
+                          "SELECT " EP_JSON " FROM webhook_endpoints WHERE environment_id = $1"
+                          " ORDER BY created_at, id",
+                          1, p);
 }
 
 /* Runs a statement returning EP_JSON for one endpoint of the key's
@@ -294,17 +285,30 @@ done:
 /* GET /v1/webhook-endpoints/{id}/attempts?limit=: the latest attempts, newest first. */
 static void ep_attempts(hr_req_t *r)
 {
-    char err[256];
     const char *id;
     long limit;
     if (hr_req_authenticate(r) != 0 || (id = ep_id(r)) == NULL ||
         hr_query_int(r, "limit", 50, 1, 500, &limit) != 0)
         return;
+    /* another environment's endpoint is 404, like every resource of theirs */
+    const char *pe[2] = {id, r->auth.environment_id};
+    json_t *found = NULL;
+    int rc = hr_content_query(r, "endpoint lookup",
+                              "SELECT 'true' FROM webhook_endpoints WHERE id = $1::uuid"
+                              " AND environment_id = $2",
+                              2, pe, &found);
+    json_decref(found);
+    if (rc < 0)
+        return;
+    if (rc == 0) {
+        hr_req_error(r, 404, "not_found", "no such webhook endpoint", NULL);
+        return;
+    }
     char lim[24];
     snprintf(lim, sizeof lim, "%ld", limit);
     const char *p[3] = {id, r->auth.environment_id, lim};
-    PGresult *res = hr_db_exec(
-        &r->app->db,
+    hr_content_reply_list(
+        r, "endpoint attempts",
         "SELECT json_build_object('delivery_id', d.id, 'notification_id', d.notification_id,"
         " 'attempt', a.attempt, 'started_at', herald_ts(a.started_at),"
         " 'duration_ms', a.duration_ms, 'response_code', a.response_code, 'outcome', a.outcome,"
@@ -316,16 +320,7 @@ static void ep_attempts(hr_req_t *r)
         " JOIN attempts a ON a.delivery_id = d.id"
         " WHERE e.id = $1 AND e.environment_id = $2"
         " ORDER BY a.started_at DESC, a.attempt DESC LIMIT $3::int",
-        3, p, err, sizeof err);
-    if (res == NULL) {
-        hr_req_db_failed(r, "endpoint attempts", err);
-        return;
-    }
-    json_t *list = json_array();
-    for (int i = 0; i < PQntuples(res); i++)
-        json_array_append_new(list, json_loads(PQgetvalue(res, i, 0), 0, NULL));
-    PQclear(res);
-    hr_req_reply(r, 200, json_pack("{s:o}", "data", list), NULL);
+        3, p);
 }
 
 const hr_route_t hr_routes_endpoints[] = {

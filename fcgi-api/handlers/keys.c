@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "content.h"
 #include "apikey.h"
 #include "handlers.h"
 #include "keyrevoke.h"
@@ -75,26 +76,16 @@ static void keys_list(hr_req_t *r)
 {
     hr_scope_t sc;
     bool live;
-    char err[256];
     if (hr_req_scope(r, &sc) != 0)
         return;
     const char *env = keys_environment(r, &sc, hr_query_get(r, "environment_id"), &live);
     if (env == NULL)
         return;
     const char *p[1] = {env};
-    PGresult *res = hr_db_exec(&r->app->db,
-                               "SELECT " KEY_JSON " FROM api_keys k WHERE k.environment_id = $1"
-                               " ORDER BY k.created_at, k.id",
-                               1, p, err, sizeof err);
-    if (res == NULL) {
-        hr_req_db_failed(r, "key list", err);
-        return;
-    }
-    json_t *list = json_array();
-    for (int i = 0; i < PQntuples(res); i++)
-        json_array_append_new(list, json_loads(PQgetvalue(res, i, 0), 0, NULL));
-    PQclear(res);
-    hr_req_reply(r, 200, json_pack("{s:o}", "data", list), NULL);
+    hr_content_reply_list(r, "key list",
+                          "SELECT " KEY_JSON " FROM api_keys k WHERE k.environment_id = $1"
+                          " ORDER BY k.created_at, k.id",
+                          1, p);
 }
 
 /* Inserts a new key for env; *out is its row with the secret in "key" (the
