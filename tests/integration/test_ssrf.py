@@ -45,7 +45,11 @@ def test_loopback_refused_when_not_allowed(tenant, provider_fake, host):
 
 
 def loopback_name():
-    """A host name (not a literal, not "localhost") that resolves to loopback here."""
+    """A host name (not a literal, not "localhost") that resolves to loopback here.
+    The machine's own host name nearly always does (Debian's /etc/hosts maps it
+    to 127.0.1.1; containers map it to 127.0.0.1), so the tests below skip only
+    on a machine where no such name exists: there is then nothing to resolve,
+    and the literal-address cases above still run."""
     for name in (socket.gethostname(), "vm", "runsc", "localhost.localdomain", "ip6-localhost"):
         try:
             infos = socket.getaddrinfo(name, 80, proto=socket.IPPROTO_TCP)
