@@ -215,36 +215,44 @@ static void notification_get(hr_req_t *r)
     char *id = hr_arena_strndup(r->arena, r->params[0], strlen(r->params[0]));
     for (char *c = id; *c; c++)
         *c = (char)tolower((unsigned char)*c);
-    char err[256];
-    /* The pending marker is read before the row: the router stores the row
-     * first and drops the marker after, so whichever way the race goes one
-     * of the two reads sees the notification. */
-    redisReply *rep = hr_redis_cmd(&r->app->redis, err, sizeof err, "GET " HR_PENDING_PREFIX "%s", id);
-    bool pending = rep != NULL && rep->type == REDIS_REPLY_STRING &&
-                   strcmp(rep->str, r->auth.environment_id) == 0;
-    if (rep != NULL)
-        freeReplyObject(rep);
-    const char *params[2] = {id, r->auth.environment_id};
-    PGresult *res = hr_db_exec(&r->app->db, get_sql, 2, params, err, sizeof err);
-    if (res == NULL) {
-        hr_req_db_failed(r, "notification read", err);
-        return;
-    }
-    if (PQntuples(res) == 1) {
-        json_error_t jerr;
-        json_t *doc = json_loads(PQgetvalue(res, 0, 0), 0, &jerr);
+    /* The row (the common case: one round trip); if not stored yet, the
+     * pending marker. The router stores the row before it drops the marker,
+     * so a notification stored between the two reads has no marker left but
+     * is found by reading the row once more. */
+    for (int pass = 0; pass < 2; pass++) {
+        char err[256];
+        const char *params[2] = {id, r->auth.environment_id};
+        PGresult *res = hr_db_exec(&r->app->db, get_sql, 2, params, err, sizeof err);
+        if (res == NULL) {
+            hr_req_db_failed(r, "notification read", err);
+            return;
+        }
+        if (PQntuples(res) == 1) {
+            json_error_t jerr;
+            json_t *doc = json_loads(PQgetvalue(res, 0, 0), 0, &jerr);
+            PQclear(res);
+            hr_assert(doc != NULL);
+            hr_req_reply(r, 200, doc, NULL);
+            return;
+        }
         PQclear(res);
-        hr_assert(doc != NULL);
-        hr_req_reply(r, 200, doc, NULL);
-        return;
+        if (pass == 1)
+            break;
+        redisReply *rep =
+            hr_redis_cmd(&r->app->redis, err, sizeof err, "GET " HR_PENDING_PREFIX "%s", id);
+        bool pending = rep != NULL && rep->type == REDIS_REPLY_STRING &&
+                       strcmp(rep->str, r->auth.environment_id) == 0;
+        if (rep != NULL)
+            freeReplyObject(rep);
+        if (pending) {
+            hr_req_reply(r, 200,
+                         json_pack("{s:s, s:s, s:[]}", "id", id, "status", "accepted",
+                                   "deliveries"),
+                         NULL);
+            return;
+        }
     }
-    PQclear(res);
-    if (pending)
-        hr_req_reply(r, 200,
-                     json_pack("{s:s, s:s, s:[]}", "id", id, "status", "accepted", "deliveries"),
-                     NULL);
-    else
-        hr_req_error(r, 404, "not_found", "no such notification", NULL);
+    hr_req_error(r, 404, "not_found", "no such notification", NULL);
 }
 
 /* Notification statuses (derived from the deliveries) and delivery statuses
