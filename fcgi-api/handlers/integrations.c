@@ -49,9 +49,12 @@ static const char *const integ_settings[] = {
     " 'hook_path', CASE WHEN hook_secret IS NOT NULL THEN '/v1/hooks/'"                     \
     "   || CASE channel WHEN 'sms' THEN 'twilio' ELSE channel END || '/' || hook_secret END)::text"
 
-/* The {channel} parameter, if it takes an integration; else NULL after a 404. */
+/* Authenticates the request and returns its {channel} parameter when that
+ * channel takes an integration; else NULL after the 401/404. */
 static const char *integ_channel(hr_req_t *r)
 {
+    if (hr_req_authenticate(r) != 0)
+        return NULL;
     const char *ch = r->params[0];
     for (size_t i = 0; i < sizeof integ_kinds / sizeof integ_kinds[0]; i++)
         if (strcmp(integ_kinds[i].channel, ch) == 0)
@@ -65,8 +68,6 @@ static const char *integ_channel(hr_req_t *r)
 static void integ_get(hr_req_t *r)
 {
     char err[256];
-    if (hr_req_authenticate(r) != 0)
-        return;
     const char *ch = integ_channel(r);
     if (ch == NULL)
         return;
@@ -220,8 +221,6 @@ static bool integ_has_hook(const char *ch)
 static void integ_put(hr_req_t *r)
 {
     char err[256];
-    if (hr_req_authenticate(r) != 0)
-        return;
     const char *ch = integ_channel(r);
     if (ch == NULL)
         return;
@@ -275,8 +274,6 @@ done:
 static void integ_delete(hr_req_t *r)
 {
     char err[256];
-    if (hr_req_authenticate(r) != 0)
-        return;
     const char *ch = integ_channel(r);
     if (ch == NULL)
         return;
@@ -324,8 +321,6 @@ static void integ_test(hr_req_t *r)
     static const char *const fields[] = {"to", "title", "body", NULL};
     char err[256];
     json_t *n = NULL;
-    if (hr_req_authenticate(r) != 0)
-        return;
     const char *ch = integ_channel(r);
     if (ch == NULL)
         return;
