@@ -3,7 +3,6 @@
  * key, logging and signals. */
 #include <getopt.h>
 #include <signal.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,6 +10,7 @@
 #include "crypto.h"
 #include "gateway.h"
 #include "log.h"
+#include "proc.h"
 
 static void usage(FILE *f)
 {
@@ -51,24 +51,16 @@ int main(int argc, char **argv)
     }
     static hr_config_t cfg;
     char err[512];
-    const char *path = hr_config_path(argc, argv);
-    if (hr_config_load(&cfg, path, err, sizeof err) != 0) {
-        fprintf(stderr, "herald-realtime: %s\n", err);
+    const char *path = NULL;
+    if (hr_proc_start("herald-realtime", argc, argv, &cfg, &path) != 0)
         return 1;
-    }
-    hr_log_level_t lvl = HR_LOG_INFO;
-    if (hr_log_level_parse(cfg.log_level, &lvl) != 0)
-        return 1;
-    hr_log_init("herald-realtime", lvl);
-    if (sodium_init() < 0) {
-        fprintf(stderr, "herald-realtime: libsodium failed to initialise\n");
-        return 1;
-    }
     /* User tokens are signed with secrets sealed by the master key. */
     if (hr_crypto_load_master(&cfg, err, sizeof err) != 0) {
         fprintf(stderr, "herald-realtime: %s\n", err);
         return 1;
     }
+    /* Handlers of its own instead of hr_proc_start's: a signal must also
+     * wake the event loop. */
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sigemptyset(&sa.sa_mask);
@@ -77,6 +69,5 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sa.sa_handler = on_hup;
     sigaction(SIGHUP, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
     return hr_rt_gateway_run(&cfg, path);
 }
