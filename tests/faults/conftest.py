@@ -7,9 +7,7 @@ the same throwaway stack) or alone with `scripts/herald test --faults`."""
 import os
 import sys
 
-import psycopg2
 import pytest
-import redis
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
 import herald_helpers as h  # noqa: E402
@@ -26,16 +24,13 @@ def pytest_configure(config):
 
 @pytest.fixture(scope="session")
 def db():
-    conn = psycopg2.connect(h.env("HERALD_PG_DSN"))
-    conn.autocommit = True
+    conn = h.pg_connect()
     yield conn
     conn.close()
 
 
 @pytest.fixture(scope="session")
 def rds():
-    client = redis.Redis(host=h.env("HERALD_REDIS_HOST"), port=int(h.env("HERALD_REDIS_PORT")),
-                         password=os.environ.get("HERALD_REDIS_PASSWORD") or None,
-                         decode_responses=True, socket_timeout=10)
+    client = h.redis_client()
     yield client
     client.close()

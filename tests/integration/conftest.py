@@ -5,9 +5,7 @@ environment variables of docs/STACK.md."""
 
 import os
 
-import psycopg2
 import pytest
-import redis
 
 import herald_helpers as h
 
@@ -36,21 +34,14 @@ def tenant_factory():
 
 @pytest.fixture(scope="session")
 def db():
-    conn = psycopg2.connect(h.env("HERALD_PG_DSN"))
-    conn.autocommit = True
+    conn = h.pg_connect()
     yield conn
     conn.close()
 
 
 @pytest.fixture(scope="session")
 def rds():
-    client = redis.Redis(
-        host=h.env("HERALD_REDIS_HOST"),
-        port=int(h.env("HERALD_REDIS_PORT")),
-        password=os.environ.get("HERALD_REDIS_PASSWORD") or None,
-        decode_responses=True,
-        socket_timeout=10,
-    )
+    client = h.redis_client()
     yield client
     client.close()
 

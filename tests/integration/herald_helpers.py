@@ -439,6 +439,24 @@ INGEST = "herald:ingest"
 INGEST_GROUP = "routers"
 
 
+def redis_client():
+    """A client of the stack's Redis (its AUTH password when it has one)."""
+    import redis
+
+    return redis.Redis(host=env("HERALD_REDIS_HOST"), port=int(env("HERALD_REDIS_PORT")),
+                       password=os.environ.get("HERALD_REDIS_PASSWORD") or None,
+                       decode_responses=True, socket_timeout=10)
+
+
+def pg_connect():
+    """An autocommit connection to the stack's database."""
+    import psycopg2
+
+    conn = psycopg2.connect(env("HERALD_PG_DSN"))
+    conn.autocommit = True
+    return conn
+
+
 def ingest_marker(rds):
     """Something that changes whenever anything is XADDed to herald:ingest,
     even if the router trims the stream: (entries-added, last-generated-id)."""
