@@ -111,6 +111,21 @@ int hr_req_only_fields(hr_req_t *r, const json_t *obj, const char *const *allowe
     return 0;
 }
 
+int hr_req_grace_seconds(hr_req_t *r, const json_t *obj, long *out)
+{
+    const json_t *g = json_object_get(obj, "grace_seconds");
+    *out = r->app->cfg.accounts_key_grace_s;
+    if (g == NULL)
+        return 0;
+    if (!json_is_integer(g) || json_integer_value(g) < 0 || json_integer_value(g) > 30 * 86400) {
+        hr_req_error(r, 422, "validation_failed",
+                     "grace_seconds must be an integer from 0 to 2592000", "grace_seconds");
+        return -1;
+    }
+    *out = (long)json_integer_value(g);
+    return 0;
+}
+
 int hr_req_string_field(hr_req_t *r, const json_t *obj, const char *name, bool required,
                         size_t max, const char **out)
 {

@@ -42,6 +42,12 @@ int hr_req_only_fields(hr_req_t *r, const json_t *obj, const char *const *allowe
 int hr_req_string_field(hr_req_t *r, const json_t *obj, const char *name, bool required,
                         size_t max, const char **out) __attribute__((warn_unused_result));
 
+/* The optional "grace_seconds" member of a rotation (0..30 days), or
+ * [accounts] key_grace_s when absent. Returns 0 with *out, or -1 after a 422
+ * naming it. */
+int hr_req_grace_seconds(hr_req_t *r, const json_t *obj, long *out)
+    __attribute__((warn_unused_result));
+
 /* The client address nginx saw (REMOTE_ADDR), or "unknown". */
 const char *hr_req_client_ip(hr_req_t *r);
 

@@ -211,17 +211,9 @@ static void keys_rotate(hr_req_t *r)
     json_t *body = hr_req_json_object(r, true);
     if (body == NULL || hr_req_only_fields(r, body, fields) != 0)
         goto done;
-    long grace = r->app->cfg.accounts_key_grace_s;
-    const json_t *g = json_object_get(body, "grace_seconds");
-    if (g != NULL) {
-        if (!json_is_integer(g) || json_integer_value(g) < 0 ||
-            json_integer_value(g) > 30 * 86400) {
-            hr_req_error(r, 422, "validation_failed",
-                         "grace_seconds must be an integer from 0 to 2592000", "grace_seconds");
-            goto done;
-        }
-        grace = (long)json_integer_value(g);
-    }
+    long grace;
+    if (hr_req_grace_seconds(r, body, &grace) != 0)
+        goto done;
     const char *id = keys_uuid(r, r->params[0]);
     if (hr_db_run(&r->app->db, "BEGIN", 0, NULL, err, sizeof err) != 0)
         goto db_failed;

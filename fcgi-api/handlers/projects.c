@@ -217,17 +217,9 @@ static void environment_rotate_secret(hr_req_t *r)
     json_t *body = hr_req_json_object(r, true);
     if (body == NULL || hr_req_only_fields(r, body, fields) != 0)
         goto done;
-    long grace = r->app->cfg.accounts_key_grace_s;
-    const json_t *g = json_object_get(body, "grace_seconds");
-    if (g != NULL) {
-        if (!json_is_integer(g) || json_integer_value(g) < 0 ||
-            json_integer_value(g) > HR_USERTOKEN_MAX_TTL) {
-            hr_req_error(r, 422, "validation_failed",
-                         "grace_seconds must be an integer from 0 to 2592000", "grace_seconds");
-            goto done;
-        }
-        grace = (long)json_integer_value(g);
-    }
+    long grace;
+    if (hr_req_grace_seconds(r, body, &grace) != 0)
+        goto done;
     const char *id = project_param_id(r);
     const char *p[2] = {id, s.tenant_id};
     PGresult *res = id == NULL ? NULL
