@@ -4,6 +4,9 @@
 -- the same three Standard Webhooks headers; prints the RESULT line.
 local req_len = tonumber(os.getenv("HERALD_BENCH_REQ_LEN") or "900")
 local body_len = tonumber(os.getenv("HERALD_BENCH_BODY_LEN") or "400")
+-- the RESULT line (result.lua, next to this script)
+package.path = (debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "?.lua;" .. package.path
+local result = require("result")
 local threads = {}
 local req
 ok = 0
@@ -31,14 +34,4 @@ end
 function request() return req end
 function response(status) if status < 300 then ok = ok + 1 end end
 
-function done(summary, latency, requests)
-    local total = 0
-    for _, t in ipairs(threads) do total = total + (t:get("ok") or 0) end
-    local secs = summary.duration / 1e6
-    io.write(string.format("RESULT requests=%d accepted=%d seconds=%.2f accepted_per_s=%.0f " ..
-        "p50_ms=%.2f p99_ms=%.2f errors=%d non2xx=%d\n",
-        summary.requests, total, secs, total / secs,
-        latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-        summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-        summary.errors.status))
-end
+done = result.done(threads, "ok")

@@ -2,6 +2,9 @@
 -- recipient each time; counts 202 answers per thread and prints the total.
 local key = os.getenv("HERALD_KEY") or ""
 local channels = os.getenv("HERALD_BENCH_CHANNELS") or '["in_app"]'
+-- the RESULT line (result.lua, next to this script)
+package.path = (debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "?.lua;" .. package.path
+local result = require("result")
 local threads = {}
 local n = 0
 accepted = 0
@@ -30,16 +33,4 @@ function response(status, headers, body)
     end
 end
 
-function done(summary, latency, requests)
-    local total = 0
-    for _, t in ipairs(threads) do
-        total = total + (t:get("accepted") or 0)
-    end
-    local secs = summary.duration / 1e6
-    io.write(string.format("RESULT requests=%d accepted=%d seconds=%.2f accepted_per_s=%.0f " ..
-        "p50_ms=%.2f p99_ms=%.2f errors=%d non2xx=%d\n",
-        summary.requests, total, secs, total / secs,
-        latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-        summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-        summary.errors.status))
-end
+done = result.done(threads, "accepted")
