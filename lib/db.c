@@ -89,6 +89,18 @@ PGresult *hr_db_exec(hr_db_t *db, const char *sql, int nparams, const char *cons
     return NULL;
 }
 
+/* Prepares sql under name in this session: 0, or -1 with err. */
+static int db_prepare(hr_db_t *db, const char *name, const char *sql, int nparams, char *err,
+                      size_t errlen)
+{
+    PGresult *res = PQprepare(db->conn, name, sql, nparams, NULL);
+    int rc = res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -1;
+    if (rc != 0)
+        db_errmsg(db, res, err, errlen);
+    PQclear(res);
+    return rc;
+}
+
 PGresult *hr_db_exec_prepared(hr_db_t *db, const char *name, const char *sql, int nparams,
                               const char *const *params, char *err, size_t errlen)
 {
@@ -109,13 +121,8 @@ PGresult *hr_db_exec_prepared(hr_db_t *db, const char *name, const char *sql, in
             return NULL;
         }
         PQclear(res);
-        res = PQprepare(db->conn, name, sql, nparams, NULL);
-        if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
-            db_errmsg(db, res, err, errlen);
-            PQclear(res);
+        if (db_prepare(db, name, sql, nparams, err, errlen) != 0)
             return NULL;
-        }
-        PQclear(res);
     }
 }
 
@@ -141,14 +148,18 @@ static PGresult *db_pipeline_next(hr_db_t *db, ExecStatusType want, char *err, s
     return NULL;
 }
 
-PGresult *hr_db_begin_exec(hr_db_t *db, const char *sql, int nparams, const char *const *params,
-                           char *err, size_t errlen)
+/* hr_db_begin_exec of sql, or (name not NULL) of the statement prepared
+ * under name in this session. */
+static PGresult *db_begin_exec(hr_db_t *db, const char *name, const char *sql, int nparams,
+                               const char *const *params, char *err, size_t errlen)
 {
     if (hr_db_ensure(db, err, errlen) != 0)
         return NULL;
     if (PQenterPipelineMode(db->conn) != 1 ||
         PQsendQueryParams(db->conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) != 1 ||
-        PQsendQueryParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0) != 1 ||
+        (name != NULL
+             ? PQsendQueryPrepared(db->conn, name, nparams, params, NULL, NULL, 0)
+             : PQsendQueryParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0)) != 1 ||
         PQpipelineSync(db->conn) != 1) {
         db_errmsg(db, NULL, err, errlen);
         PQreset(db->conn); /* whatever was sent is dropped with the session */
@@ -177,6 +188,26 @@ PGresult *hr_db_begin_exec(hr_db_t *db, const char *sql, int nparams, const char
         return NULL;
     }
     return res;
+}
+
+PGresult *hr_db_begin_exec(hr_db_t *db, const char *sql, int nparams, const char *const *params,
+                           char *err, size_t errlen)
+{
+    return db_begin_exec(db, NULL, sql, nparams, params, err, errlen);
+}
+
+PGresult *hr_db_begin_exec_prepared(hr_db_t *db, const char *name, const char *sql, int nparams,
+                                    const char *const *params, char *err, size_t errlen)
+{
+    for (int attempt = 0;; attempt++) {
+        PGresult *res = db_begin_exec(db, name, sql, nparams, params, err, errlen);
+        /* 26000: not prepared in this session (first use, or reconnected);
+         * the failed try left no transaction open */
+        if (res != NULL || attempt > 0 || strncmp(err, "26000", 5) != 0)
+            return res;
+        if (db_prepare(db, name, sql, nparams, err, errlen) != 0)
+            return NULL;
+    }
 }
 
 int hr_db_run(hr_db_t *db, const char *sql, int nparams, const char *const *params, char *err,

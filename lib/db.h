@@ -40,6 +40,12 @@ PGresult *hr_db_exec_prepared(hr_db_t *db, const char *name, const char *sql, in
 PGresult *hr_db_begin_exec(hr_db_t *db, const char *sql, int nparams, const char *const *params,
                            char *err, size_t errlen) __attribute__((warn_unused_result));
 
+/* hr_db_begin_exec of a statement prepared once per session under name
+ * (as hr_db_exec_prepared). */
+PGresult *hr_db_begin_exec_prepared(hr_db_t *db, const char *name, const char *sql, int nparams,
+                                    const char *const *params, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
 /* Runs a statement that returns no rows; 0 or -1 with err. */
 int hr_db_run(hr_db_t *db, const char *sql, int nparams, const char *const *params, char *err,
               size_t errlen) __attribute__((warn_unused_result));

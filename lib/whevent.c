@@ -16,23 +16,24 @@
 #include "stream.h"
 
 /* Ids keep the notification's time prefix (its monthly partition); the rest
- * is a digest of the delivery, the endpoint and the event type. */
+ * is a digest of the delivery, the endpoint and the event type. Many events
+ * in one statement: $1 is a JSON array of {env, nid, did, type, doc}. */
 static const char *const whevent_sql =
-    "WITH e AS (SELECT id FROM webhook_endpoints WHERE environment_id = $1"
-    "   AND disabled_at IS NULL AND $2 = ANY(event_types))"
+    "WITH x AS (SELECT * FROM json_to_recordset($1::json)"
+    "   AS x(env uuid, nid text, did text, type text, doc jsonb)),"
+    " e AS (SELECT x.*, w.id AS eid FROM x JOIN webhook_endpoints w"
+    "   ON w.environment_id = x.env AND w.disabled_at IS NULL AND x.type = ANY(w.event_types))"
     " INSERT INTO deliveries (id, notification_id, environment_id, channel, status, address,"
     "   webhook_event)"
-    " SELECT (left(replace($3, '-', ''), 12) || substr(md5($4 || e.id::text || $2), 13, 20))::uuid,"
-    "   $3::uuid, $1::uuid, 'webhook', 'queued', e.id::text, $5::jsonb FROM e"
+    " SELECT (left(replace(e.nid, '-', ''), 12) || substr(md5(e.did || e.eid::text || e.type), 13, 20))::uuid,"
+    "   e.nid::uuid, e.env, 'webhook', 'queued', e.eid::text, e.doc FROM e"
     " ON CONFLICT (id) DO NOTHING RETURNING id, notification_id";
 
-int hr_whevent_emit(hr_db_t *db, hr_redis_t *redis, const hr_whevent_t *ev, int *stored,
-                    char *err, size_t errlen)
+/* The row of ev for whevent_sql, or NULL for an event never made. */
+static json_t *whevent_row(const hr_whevent_t *ev)
 {
-    if (stored != NULL)
-        *stored = 0;
     if (strcmp(ev->channel, "webhook") == 0)
-        return 0; /* events about events would never end */
+        return NULL; /* events about events would never end */
     char type[48];
     snprintf(type, sizeof type, "notification.%s", ev->status);
     json_t *doc = json_pack("{s:s, s:{s:s, s:s, s:s, s:s?, s:i, s:s?, s:s?}}", "type", type,
@@ -44,19 +45,50 @@ int hr_whevent_emit(hr_db_t *db, hr_redis_t *redis, const hr_whevent_t *ev, int 
                                 : NULL,
                             "error", ev->error && ev->error[0] ? ev->error : NULL);
     hr_assert(doc != NULL);
-    char *text = hr_json_dump(doc);
-    json_decref(doc);
-    const char *p[5] = {ev->environment_id, type, ev->notification_id, ev->delivery_id, text};
-    PGresult *res = hr_db_exec(db, whevent_sql, 5, p, err, errlen);
+    json_t *row = json_pack("{s:s, s:s, s:s, s:s, s:o}", "env", ev->environment_id, "nid",
+                            ev->notification_id, "did", ev->delivery_id, "type", type, "doc", doc);
+    hr_assert(row != NULL);
+    return row;
+}
+
+int hr_whevent_emit_many(hr_db_t *db, hr_redis_t *redis, const hr_whevent_t *evs, size_t n,
+                         int *stored, char *err, size_t errlen)
+{
+    if (stored != NULL)
+        *stored = 0;
+    json_t *rows = json_array();
+    hr_assert(rows != NULL);
+    for (size_t i = 0; i < n; i++) {
+        json_t *row = whevent_row(&evs[i]);
+        if (row != NULL)
+            json_array_append_new(rows, row);
+    }
+    if (json_array_size(rows) == 0) {
+        json_decref(rows);
+        return 0;
+    }
+    char *text = hr_json_dump(rows);
+    json_decref(rows);
+    const char *p[1] = {text};
+    PGresult *res = hr_db_exec(db, whevent_sql, 1, p, err, errlen);
     free(text);
     if (res == NULL)
         return -1;
-    int n = PQntuples(res);
+    int stored_n = PQntuples(res);
     if (stored != NULL)
-        *stored = n;
-    char stream[64];
-    hr_channel_stream(HR_CHANNEL_WEBHOOK, stream, sizeof stream);
-    int rc = hr_stream_put_deliveries(redis, stream, res, 0, 1, err, errlen) == n ? 0 : 1;
+        *stored = stored_n;
+    int rc = 0;
+    if (stored_n > 0) {
+        char stream[64];
+        hr_channel_stream(HR_CHANNEL_WEBHOOK, stream, sizeof stream);
+        rc = hr_stream_put_deliveries(redis, stream, res, 0, 1, err, errlen) == stored_n ? 0 : 1;
+    }
     PQclear(res);
     return rc;
+}
+
+int hr_whevent_emit(hr_db_t *db, hr_redis_t *redis, const hr_whevent_t *ev, int *stored,
+                    char *err, size_t errlen)
+{
+    return hr_whevent_emit_many(db, redis, ev, 1, stored, err, errlen);
 }

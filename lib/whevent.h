@@ -33,4 +33,9 @@ typedef struct hr_whevent {
 int hr_whevent_emit(hr_db_t *db, hr_redis_t *redis, const hr_whevent_t *ev, int *stored,
                     char *err, size_t errlen) __attribute__((warn_unused_result));
 
+/* hr_whevent_emit of the n events evs in one statement (a turn of a
+ * worker's send loop); the same answers, for them all. */
+int hr_whevent_emit_many(hr_db_t *db, hr_redis_t *redis, const hr_whevent_t *evs, size_t n,
+                         int *stored, char *err, size_t errlen) __attribute__((warn_unused_result));
+
 #endif
