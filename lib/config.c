@@ -87,6 +87,9 @@ static const cfg_def_t cfg_defs[] = {
       "gate (libcurl multi); one provider may take three quarters of them."),
     I("worker", "provider_max_inflight", worker_provider_max_inflight, "16", 1, 10000, true,
       "Bulkhead: sends in flight at once to one provider endpoint."),
+    I("worker", "smtp_lanes", worker_smtp_lanes, "16", 1, 256, false,
+      "SMTP sends one worker runs at once, each in a thread of its own with its own SMTP and "
+      "PostgreSQL connections."),
     I("worker", "breaker_threshold", worker_breaker_threshold, "5", 1, 1000, true,
       "Circuit breaker: consecutive failures of a provider endpoint that open it."),
     I("worker", "breaker_cooldown_ms", worker_breaker_cooldown_ms, "60000", 10, 3600000, true,

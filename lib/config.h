@@ -50,6 +50,7 @@ typedef struct hr_config {
     long worker_claim_idle_ms;
     long worker_max_inflight;
     long worker_provider_max_inflight;
+    long worker_smtp_lanes;
     long worker_breaker_threshold;
     long worker_breaker_cooldown_ms;
     long worker_http_timeout_ms;

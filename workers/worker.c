@@ -18,11 +18,19 @@
 #include "buf.h"
 #include "ids.h"
 #include "jsonutil.h"
+#include "lanes.h"
 #include "log.h"
 #include "proc.h"
 #include "render.h"
 #include "rtpub.h"
 #include "whevent.h"
+
+/* The status fence of a statement that names its deliveries by id (a
+ * batch of them), written so that no index on status can serve it: with
+ * the statistics a burst of work leaves stale, the planner would otherwise
+ * read every pending delivery's entry of the status index (the whole
+ * backlog) instead of the named ids' primary keys. */
+#define BY_ID_STATUS(alias) "(" alias ".status || '')"
 
 static const char *const claim_sql =
     "UPDATE deliveries d SET status = 'sending', attempts = d.attempts + 1,"
@@ -30,7 +38,7 @@ static const char *const claim_sql =
     " handed_over_at = NULL, updated_at = now()"
     " FROM notifications n" HR_RENDER_STORED_JOIN
     " WHERE d.id = ANY($1::uuid[]) AND d.channel = $3 AND n.id = d.notification_id"
-    " AND d.status IN ('queued', 'retrying')"
+    " AND " BY_ID_STATUS("d") " IN ('queued', 'retrying')"
     " AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= now())"
     " RETURNING d.id, d.attempts, COALESCE(d.address, ''), n.id, n.environment_id, n.user_id,"
     " n.type, n.title, n.body, n.data::text, COALESCE(n.request_id, ''), herald_ts(n.created_at),"
@@ -79,7 +87,7 @@ static const char *const inbox_sql =
  * for [webhooks] disable_after_s is disabled. */
 static const char *const endpoint_ok_sql =
     "UPDATE webhook_endpoints SET failing_since = NULL"
-    " WHERE id = $1::uuid AND failing_since IS NOT NULL";
+    " WHERE id = ANY($1::uuid[]) AND failing_since IS NOT NULL";
 static const char *const endpoint_fail_sql =
     "UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, now()),"
     " disabled_at = CASE WHEN disabled_at IS NULL AND COALESCE(failing_since, now())"
@@ -258,22 +266,54 @@ static void worker_endpoint_alert(hr_worker_t *w, const char *endpoint_id, const
     free(body);
 }
 
-/* Keeps the failure streak of a webhook endpoint; disables it after
- * [webhooks] disable_after_s without a success, says so in the log and
- * tells the tenant's members by email. */
-static void worker_endpoint_health(hr_worker_t *w, const hr_message_t *m, const hr_send_result_t *r)
+/* A finished attempt and what it led to, for what follows its record. */
+typedef struct worker_outcome {
+    const hr_message_t *m;
+    const char *provider;
+    long dur;
+    const hr_send_result_t *r;
+    const char *state;
+} worker_outcome_t;
+
+/* Whether o's webhook endpoint learns something from it: a success ends a
+ * failure streak; a failure that says nothing of the receiver's health
+ * (breaker_neutral: an SSRF refusal, a request never sent) counts not. */
+static bool worker_endpoint_news(const hr_worker_t *w, const worker_outcome_t *o)
 {
-    if (w->channel != HR_CHANNEL_WEBHOOK || !hr_uuid_valid(m->address) ||
-        (r->outcome != HR_SEND_OK && r->breaker_neutral))
+    return w->channel == HR_CHANNEL_WEBHOOK && hr_uuid_valid(o->m->address) &&
+           (o->r->outcome == HR_SEND_OK || !o->r->breaker_neutral);
+}
+
+/* The endpoints that answered in this turn end their failure streaks, in
+ * one statement (it writes only those that had one). */
+static void worker_endpoints_ok(hr_worker_t *w, const worker_outcome_t *os, size_t n)
+{
+    hr_buf_t ids = HR_BUF_INIT;
+    size_t k = 0;
+    hr_buf_puts(&ids, "{");
+    for (size_t i = 0; i < n; i++)
+        if (worker_endpoint_news(w, &os[i]) && os[i].r->outcome == HR_SEND_OK)
+            hr_buf_printf(&ids, "%s%s", k++ ? "," : "", os[i].m->address);
+    hr_buf_puts(&ids, "}");
+    char err[256];
+    const char *p[1] = {ids.data};
+    if (k > 0 && hr_db_run(&w->db, endpoint_ok_sql, 1, p, err, sizeof err) != 0)
+        hr_log_warn("endpoint health: %s", err);
+    hr_buf_free(&ids);
+}
+
+/* A failure extends its webhook endpoint's failure streak; after [webhooks]
+ * disable_after_s without a success the endpoint is disabled, the log says
+ * so and the tenant's members are told by email. */
+static void worker_endpoint_failed(hr_worker_t *w, const worker_outcome_t *o)
+{
+    if (!worker_endpoint_news(w, o) || o->r->outcome == HR_SEND_OK)
         return;
+    const hr_message_t *m = o->m;
+    const hr_send_result_t *r = o->r;
     char err[256], after[24];
     snprintf(after, sizeof after, "%ld", w->cfg->webhooks_disable_after_s);
     const char *p[3] = {m->address, after, r->error};
-    if (r->outcome == HR_SEND_OK) {
-        if (hr_db_run(&w->db, endpoint_ok_sql, 1, p, err, sizeof err) != 0)
-            hr_log_warn("endpoint health: %s", err);
-        return;
-    }
     PGresult *res = hr_db_exec(&w->db, endpoint_fail_sql, 3, p, err, sizeof err);
     if (res == NULL) {
         hr_log_warn("endpoint health: %s", err);
@@ -290,33 +330,44 @@ static void worker_endpoint_health(hr_worker_t *w, const hr_message_t *m, const 
 }
 
 /* notification.sent / notification.failed to the subscribed webhook
- * endpoints (lib/whevent.h: derived ids, so a replay inserts nothing). */
-static void worker_emit_event(hr_worker_t *w, const hr_message_t *m, const char *state,
-                              const hr_send_result_t *r)
+ * endpoints (lib/whevent.h: derived ids, so a replay inserts nothing), for
+ * every outcome of the turn in one statement. */
+static void worker_emit_events(hr_worker_t *w, const worker_outcome_t *os, size_t n)
 {
+    hr_whevent_t *evs = calloc(n, sizeof *evs);
+    hr_assert(evs != NULL);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const hr_message_t *m = os[i].m;
+        const hr_send_result_t *r = os[i].r;
+        if (strcmp(os[i].state, "sent") != 0 && strcmp(os[i].state, "failed") != 0)
+            continue;
+        evs[k++] = (hr_whevent_t){
+            .environment_id = m->environment_id,
+            .notification_id = m->notification_id,
+            .delivery_id = m->delivery_id,
+            .channel = hr_channel_name(m->channel),
+            .status = os[i].state,
+            .address = m->address,
+            .attempts = m->attempt,
+            .provider_message_id = r->provider_message_id[0] ? r->provider_message_id : NULL,
+            .error = r->outcome == HR_SEND_OK ? NULL : r->error,
+        };
+    }
     char err[256];
-    hr_whevent_t ev = {
-        .environment_id = m->environment_id,
-        .notification_id = m->notification_id,
-        .delivery_id = m->delivery_id,
-        .channel = hr_channel_name(m->channel),
-        .status = state,
-        .address = m->address,
-        .attempts = m->attempt,
-        .provider_message_id = r->provider_message_id[0] ? r->provider_message_id : NULL,
-        .error = r->outcome == HR_SEND_OK ? NULL : r->error,
-    };
-    int rc = hr_whevent_emit(&w->db, &w->redis, &ev, NULL, err, sizeof err);
+    int rc = k > 0 ? hr_whevent_emit_many(&w->db, &w->redis, evs, k, NULL, err, sizeof err) : 0;
     if (rc == -1)
-        hr_log_json(HR_LOG_WARN, m->request_id, "webhook event not stored",
-                    json_pack("{s:s, s:s, s:s}", "delivery_id", m->delivery_id, "event", state,
-                              "error", err));
+        hr_log_json(HR_LOG_WARN, k == 1 ? os[0].m->request_id : NULL, "webhook events not stored",
+                    json_pack("{s:s, s:i, s:s}", "delivery_id", evs[0].delivery_id, "count",
+                              (int)k, "error", err));
     else if (rc == 1)
         hr_log_warn("webhook events not queued now: %s", err);
+    free(evs);
 }
 
-static void worker_after_record(hr_worker_t *w, const hr_message_t *m, const char *provider,
-                                long dur, const hr_send_result_t *r, const char *state);
+static void worker_after_record(hr_worker_t *w, const worker_outcome_t *os, size_t n);
+
+
 
 /* SMS: long texts are left to the provider's segmentation; the log line
  * reports their length in characters and the segments it costs (GSM-7:
@@ -360,31 +411,35 @@ static void worker_finish(hr_worker_t *w, const hr_message_t *m, const char *pro
     }
     if (rc != 0)
         return;
-    worker_after_record(w, m, provider, dur, r, state);
+    worker_outcome_t o = {m, provider, dur, r, state};
+    worker_after_record(w, &o, 1);
 }
 
-/* What follows a recorded attempt: dead-letter copy, endpoint health,
- * outcome events, the log line. */
-static void worker_after_record(hr_worker_t *w, const hr_message_t *m, const char *provider,
-                                long dur, const hr_send_result_t *r, const char *state)
+/* What follows recorded attempts: endpoint health, outcome events (each
+ * in one statement for all), dead-letter copies, the log lines. */
+static void worker_after_record(hr_worker_t *w, const worker_outcome_t *os, size_t n)
 {
-    if (strcmp(state, "failed") == 0)
-        worker_dead(w, m, r);
-    worker_endpoint_health(w, m, r);
-    if (strcmp(state, "sent") == 0 || strcmp(state, "failed") == 0)
-        worker_emit_event(w, m, state, r);
-    json_t *f = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:i}", "delivery_id", m->delivery_id,
-                          "notification_id", m->notification_id, "channel",
-                          hr_channel_name(w->channel), "provider", provider, "attempt", m->attempt,
-                          "status", state, "duration_ms", (int)dur);
-    if (r->response_code)
-        json_object_set_new(f, "response_code", json_integer(r->response_code));
-    if (r->outcome != HR_SEND_OK)
-        json_object_set_new(f, "error", json_string(r->error));
-    if (w->channel == HR_CHANNEL_SMS)
-        worker_sms_length(m, f);
-    hr_log_json(r->outcome == HR_SEND_OK ? HR_LOG_INFO : HR_LOG_WARN, m->request_id,
-                "delivery attempt", f);
+    worker_endpoints_ok(w, os, n);
+    worker_emit_events(w, os, n);
+    for (size_t i = 0; i < n; i++) {
+        const hr_message_t *m = os[i].m;
+        const hr_send_result_t *r = os[i].r;
+        if (strcmp(os[i].state, "failed") == 0)
+            worker_dead(w, m, r);
+        worker_endpoint_failed(w, &os[i]);
+        json_t *f = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:i}", "delivery_id",
+                              m->delivery_id, "notification_id", m->notification_id, "channel",
+                              hr_channel_name(w->channel), "provider", os[i].provider, "attempt",
+                              m->attempt, "status", os[i].state, "duration_ms", (int)os[i].dur);
+        if (r->response_code)
+            json_object_set_new(f, "response_code", json_integer(r->response_code));
+        if (r->outcome != HR_SEND_OK)
+            json_object_set_new(f, "error", json_string(r->error));
+        if (w->channel == HR_CHANNEL_SMS)
+            worker_sms_length(m, f);
+        hr_log_json(r->outcome == HR_SEND_OK ? HR_LOG_INFO : HR_LOG_WARN, m->request_id,
+                    "delivery attempt", f);
+    }
 }
 
 static void worker_ack_later(hr_worker_t *w, const char *stream_id)
@@ -428,7 +483,7 @@ static const char *const handover_sql =
     " UPDATE deliveries d SET handed_over_at = now()"
     " FROM unnest($1::uuid[], $2::int[]) AS x(id, attempt), nosync"
     /* = ANY as well: index scans, and only the partitions named */
-    " WHERE d.id = ANY($1::uuid[]) AND d.id = x.id AND d.status = 'sending'"
+    " WHERE d.id = ANY($1::uuid[]) AND d.id = x.id AND " BY_ID_STATUS("d") " = 'sending'"
     " AND d.attempts = x.attempt"
     " RETURNING d.id::text";
 
@@ -442,7 +497,7 @@ typedef struct worker_handover {
  * it is left open for the caller to commit around the ends of the sends
  * (worker_handover_group). Returns 0, or -1 when nothing could be marked
  * (PostgreSQL away: every ok[i] false, no transaction left open). */
-static int worker_record_handovers(hr_worker_t *w, const hr_message_t *const *ms, size_t n,
+static int worker_record_handovers(hr_db_t *db, const hr_message_t *const *ms, size_t n,
                                    bool *ok, bool commit)
 {
     hr_buf_t ids = HR_BUF_INIT, atts = HR_BUF_INIT;
@@ -459,19 +514,19 @@ static int worker_record_handovers(hr_worker_t *w, const hr_message_t *const *ms
     char err[256];
     int rc = -1;
     PGresult *res = NULL;
-    res = hr_db_begin_exec(&w->db, handover_sql, 2, p, err, sizeof err);
+    res = hr_db_begin_exec_prepared(db, "worker_handover", handover_sql, 2, p, err, sizeof err);
     if (res == NULL)
         goto fail;
     for (int r = 0; r < PQntuples(res); r++)
         for (size_t i = 0; i < n; i++)
             if (!ok[i] && strcasecmp(PQgetvalue(res, r, 0), ms[i]->delivery_id) == 0)
                 ok[i] = true;
-    if (commit && hr_db_run(&w->db, "COMMIT", 0, NULL, err, sizeof err) != 0)
+    if (commit && hr_db_run(db, "COMMIT", 0, NULL, err, sizeof err) != 0)
         goto fail;
     rc = 0;
     goto done;
 fail:
-    hr_db_rollback(&w->db);
+    hr_db_rollback(db);
     for (size_t i = 0; i < n; i++)
         ok[i] = false;
     hr_log_json(HR_LOG_WARN, n == 1 ? ms[0]->request_id : NULL, "handover not recorded",
@@ -496,7 +551,21 @@ static int worker_handover(void *ctx)
     worker_handover_t *h = ctx;
     bool ok = false;
     const hr_message_t *ms[1] = {h->m};
-    return worker_record_handovers(h->w, ms, 1, &ok, true) == 0 && ok ? 0 : -1;
+    return worker_record_handovers(&h->w->db, ms, 1, &ok, true) == 0 && ok ? 0 : -1;
+}
+
+/* hr_lanes_mark_fn: the handover of a send run in a lane, on the lane's
+ * connection, its transaction left open for the lane's COMMIT. */
+static int worker_lane_mark(hr_db_t *db, const hr_message_t *m)
+{
+    bool ok = false;
+    if (worker_record_handovers(db, &m, 1, &ok, false) != 0)
+        return -1;
+    if (!ok) {
+        hr_db_rollback(db);
+        return -1;
+    }
+    return 0;
 }
 
 #define JOB_FIELDS 16
@@ -721,6 +790,26 @@ static void worker_enqueue(hr_worker_t *w, worker_job_t *wj)
     w->queue_tail = j;
 }
 
+/* Starts j's transfer: in a lane when libcurl blocks at its end, else in
+ * the worker's multi handle. */
+static void worker_start(hr_worker_t *w, hr_job_t *j)
+{
+    if (j->ops->blocking_end) {
+        if (w->lanes == NULL) {
+            w->lanes = hr_lanes_new((size_t)w->cfg->worker_smtp_lanes, w->db.conninfo,
+                                    worker_lane_mark, w->multi);
+            /* threads that cannot start: a machine out of resources; the
+             * supervisor restarts the worker and the leases bring the
+             * claimed deliveries back */
+            hr_assert(w->lanes != NULL);
+        }
+        hr_lanes_submit(w->lanes, j);
+        return;
+    }
+    CURLMcode mc = curl_multi_add_handle(w->multi, j->easy);
+    hr_assert(mc == CURLM_OK);
+}
+
 /* Starts what the gates let through. Returns the shortest wait (ms) of the
  * jobs left queued, or -1 when none is. */
 static long worker_dispatch(hr_worker_t *w)
@@ -753,8 +842,7 @@ static long worker_dispatch(hr_worker_t *w)
         }
         j->started_ms = wall_ms();
         clock_gettime(CLOCK_MONOTONIC, &j->t0);
-        CURLMcode mc = curl_multi_add_handle(w->multi, j->easy);
-        hr_assert(mc == CURLM_OK);
+        worker_start(w, j);
         w->inflight++;
     }
     return shortest;
@@ -776,7 +864,8 @@ static const char *const record_many_sql =
     "  sent_at = CASE WHEN x.state = 'sent' THEN now() ELSE d.sent_at END,"
     "  next_attempt_at = CASE WHEN x.state = 'retrying'"
     "    THEN now() + make_interval(secs => x.delay / 1000) END"
-    " FROM x WHERE d.id = x.id AND d.status IN ('sending', 'retrying') AND d.attempts = x.attempt";
+    " FROM x WHERE d.id = ANY($2::uuid[]) AND d.id = x.id"
+    " AND " BY_ID_STATUS("d") " IN ('sending', 'retrying') AND d.attempts = x.attempt";
 
 typedef struct worker_done {
     worker_job_t *wj;
@@ -790,8 +879,11 @@ static void worker_finish_many(hr_worker_t *w, worker_done_t *done, size_t n)
     if (n == 0)
         return;
     json_t *rows = json_array();
+    hr_buf_t ids = HR_BUF_INIT;
+    hr_buf_puts(&ids, "{");
     for (size_t i = 0; i < n; i++) {
         const hr_message_t *m = &done[i].wj->job.msg;
+        hr_buf_printf(&ids, "%s%s", i ? "," : "", m->delivery_id);
         const hr_send_result_t *r = &done[i].r;
         long delay = 0;
         done[i].state = worker_next_state(w, m, r, &delay);
@@ -815,19 +907,23 @@ static void worker_finish_many(hr_worker_t *w, worker_done_t *done, size_t n)
             json_object_set_new(row, "msgid", json_null());
         json_array_append_new(rows, row);
     }
+    hr_buf_puts(&ids, "}");
     char *text = hr_json_dump(rows);
     json_decref(rows);
-    const char *p[1] = {text};
+    const char *p[2] = {text, ids.data};
     char err[256];
     long pause = 200;
-    int rc;
+    PGresult *res;
     /* As in worker_finish: the sends happened, their results must not be lost. */
-    while ((rc = hr_db_run(&w->db, record_many_sql, 1, p, err, sizeof err)) != 0 && !hr_proc_stop) {
+    while ((res = hr_db_exec_prepared(&w->db, "worker_record_many", record_many_sql, 2, p, err,
+                                      sizeof err)) == NULL &&
+           !hr_proc_stop) {
         hr_log_json(HR_LOG_ERROR, NULL, "recording attempts failed",
                     json_pack("{s:i, s:s}", "count", (int)n, "error", err));
         if (hr_db_err_lasting(err)) {
             /* One bad row must not keep the others unrecorded: one by one. */
             free(text);
+            hr_buf_free(&ids);
             for (size_t i = 0; i < n; i++)
                 worker_finish(w, &done[i].wj->job.msg, done[i].wj->job.ops->name,
                               done[i].wj->job.started_ms, done[i].dur, &done[i].r);
@@ -837,21 +933,89 @@ static void worker_finish_many(hr_worker_t *w, worker_done_t *done, size_t n)
         pause = pause * 2 > 5000 ? 5000 : pause * 2;
     }
     free(text);
-    if (rc != 0)
+    hr_buf_free(&ids);
+    if (res == NULL)
         return;
+    PQclear(res);
+    worker_outcome_t *os = calloc(n, sizeof *os);
+    hr_assert(os != NULL);
     for (size_t i = 0; i < n; i++)
-        worker_after_record(w, &done[i].wj->job.msg, done[i].wj->job.ops->name, done[i].dur,
-                            &done[i].r, done[i].state);
+        os[i] = (worker_outcome_t){&done[i].wj->job.msg, done[i].wj->job.ops->name, done[i].dur,
+                                   &done[i].r, done[i].state};
+    worker_after_record(w, os, n);
+    free(os);
 }
 
-/* Reads finished transfers: follow-ups go out again, results are recorded
- * together. */
+/* Results wait up to this long (or until a batch's worth gathers) to be
+ * recorded together: one statement and one commit for many sends, while
+ * the loop goes on starting others. The sends have happened; only their
+ * record, and then their acks, waits. */
+#define RECORD_WAIT_MS 5
+
+/* Records the waiting results: at once with now, else when they are a
+ * batch, have waited RECORD_WAIT_MS, or nothing else is in flight.
+ * Returns how long (ms) the oldest may still wait, or -1 when none waits. */
+static long worker_record_pending(hr_worker_t *w, bool now)
+{
+    if (w->npending == 0)
+        return -1;
+    long left = RECORD_WAIT_MS - (long)(mono_ms() - w->pending_since_ms);
+    if (!now && left > 0 && w->inflight > 0 && w->npending < (size_t)w->cfg->worker_batch)
+        return left;
+    size_t n = w->npending;
+    w->npending = 0;
+    worker_finish_many(w, w->pending, n);
+    for (size_t i = 0; i < n; i++)
+        worker_job_done(w, w->pending[i].wj);
+    return -1;
+}
+
+/* One finished transfer (rc, status): a follow-up goes out again, a
+ * refused handover goes back for a retry, a result waits to be recorded. */
+static void worker_transfer_done(hr_worker_t *w, hr_job_t *j, CURLcode rc, long status)
+{
+    worker_job_t *wj = (worker_job_t *)(void *)j;
+    if (rc == CURLE_ABORTED_BY_CALLBACK && j->handover == HR_HANDOVER_REFUSED) {
+        /* Stopped before the last byte: the provider never got a whole
+         * request. Not an attempt: back to 'retrying' (if PostgreSQL is
+         * away, its lease runs out and the sweeper retries it). */
+        w->inflight--;
+        hr_gate_done(wj->gate, mono_ms(), false, true, w->cfg->worker_breaker_threshold,
+                     w->cfg->worker_breaker_cooldown_ms);
+        worker_release(w, wj, 1000, "handover_not_recorded");
+        w->njobs--;
+        job_free(wj);
+        return;
+    }
+    hr_send_result_t r;
+    worker_result_init(&r);
+    if (j->ops->finish(j, rc, status, &r) == 1) {
+        worker_start(w, j);
+        return;
+    }
+    w->inflight--;
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long dur = (long)((t1.tv_sec - j->t0.tv_sec) * 1000 + (t1.tv_nsec - j->t0.tv_nsec) / 1000000);
+    hr_gate_done(wj->gate, mono_ms(), r.outcome == HR_SEND_TRANSIENT,
+                 r.breaker_neutral || r.outcome == HR_SEND_PERMANENT,
+                 w->cfg->worker_breaker_threshold, w->cfg->worker_breaker_cooldown_ms);
+    if (w->npending == w->cappending) {
+        w->cappending = w->cappending ? w->cappending * 2 : 64;
+        w->pending = realloc(w->pending, w->cappending * sizeof *w->pending);
+        hr_assert(w->pending != NULL);
+    }
+    if (w->npending == 0)
+        w->pending_since_ms = mono_ms();
+    w->pending[w->npending++] = (worker_done_t){wj, r, dur, NULL};
+}
+
+/* Reads finished transfers, of the multi handle and of the lanes; their
+ * results are recorded together (worker_record_pending). */
 static void worker_collect(hr_worker_t *w)
 {
     CURLMsg *msg;
     int left;
-    worker_done_t *done = NULL;
-    size_t ndone = 0, cap = 0;
     while ((msg = curl_multi_info_read(w->multi, &left)) != NULL) {
         if (msg->msg != CURLMSG_DONE)
             continue;
@@ -860,47 +1024,16 @@ static void worker_collect(hr_worker_t *w)
         hr_job_t *j = NULL;
         curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&j);
         hr_assert(j != NULL);
-        worker_job_t *wj = (worker_job_t *)(void *)j;
         long status = 0;
         curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
         curl_multi_remove_handle(w->multi, easy);
-        if (rc == CURLE_ABORTED_BY_CALLBACK && j->handover == HR_HANDOVER_REFUSED) {
-            /* Stopped before the last byte: the provider never got a whole
-             * request. Not an attempt: back to 'retrying' (if PostgreSQL is
-             * away, its lease runs out and the sweeper retries it). */
-            w->inflight--;
-            hr_gate_done(wj->gate, mono_ms(), false, true, w->cfg->worker_breaker_threshold,
-                         w->cfg->worker_breaker_cooldown_ms);
-            worker_release(w, wj, 1000, "handover_not_recorded");
-            w->njobs--;
-            job_free(wj);
-            continue;
-        }
-        hr_send_result_t r;
-        worker_result_init(&r);
-        if (j->ops->finish(j, rc, status, &r) == 1) {
-            CURLMcode mc = curl_multi_add_handle(w->multi, easy);
-            hr_assert(mc == CURLM_OK);
-            continue;
-        }
-        w->inflight--;
-        struct timespec t1;
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        long dur = (long)((t1.tv_sec - j->t0.tv_sec) * 1000 + (t1.tv_nsec - j->t0.tv_nsec) / 1000000);
-        hr_gate_done(wj->gate, mono_ms(), r.outcome == HR_SEND_TRANSIENT,
-                     r.breaker_neutral || r.outcome == HR_SEND_PERMANENT,
-                     w->cfg->worker_breaker_threshold, w->cfg->worker_breaker_cooldown_ms);
-        if (ndone == cap) {
-            cap = cap ? cap * 2 : 16;
-            done = realloc(done, cap * sizeof *done);
-            hr_assert(done != NULL);
-        }
-        done[ndone++] = (worker_done_t){wj, r, dur, NULL};
+        worker_transfer_done(w, j, rc, status);
     }
-    worker_finish_many(w, done, ndone);
-    for (size_t i = 0; i < ndone; i++)
-        worker_job_done(w, done[i].wj);
-    free(done);
+    for (hr_job_t *j = hr_lanes_take_done(w->lanes), *next; j != NULL; j = next) {
+        next = j->next;
+        j->next = NULL;
+        worker_transfer_done(w, j, j->lane_rc, j->lane_status);
+    }
 }
 
 /* Loads what the batch's jobs need in one query each: the environments'
@@ -964,7 +1097,7 @@ static int worker_batch(hr_worker_t *w, hr_stream_batch_t *batch, char *err, siz
         char lease[24];
         snprintf(lease, sizeof lease, "%ld", w->cfg->worker_lease_s);
         const char *p[3] = {arr.data, lease, hr_channel_name(w->channel)};
-        res = hr_db_exec(&w->db, claim_sql, 3, p, err, errlen);
+        res = hr_db_exec_prepared(&w->db, "worker_claim", claim_sql, 3, p, err, errlen);
         if (res == NULL)
             goto done;
         /* Without the integrations the claimed rows still go: their leases
@@ -1002,6 +1135,8 @@ static int worker_batch(hr_worker_t *w, hr_stream_batch_t *batch, char *err, siz
                         j->endpoint = hr_webhook_endpoint_ref(eps[k]);
             char why[256] = "";
             j->ops = w->channel == HR_CHANNEL_IN_APP ? NULL : worker_route(w, j, why, sizeof why);
+            if (j->ops != NULL && j->ops->blocking_end)
+                j->handover_wait = hr_lanes_handover;
             if (j->ops == NULL && why[0] != '\0') {
                 hr_send_result_t r;
                 worker_result_init(&r);
@@ -1045,17 +1180,12 @@ done:
 
 /* Marks the handovers of the paused uploads in list, in one transaction,
  * and resumes them: a marked one completes its send, the others abort
- * without their end (released for a retry in worker_collect).
- *
- * With commit_first the COMMIT is sent before the ends go and its answer
- * read after: once sent it takes effect even if the worker dies, so a kill
- * loses a message only between that write and the write of its end. For
- * sends whose end libcurl writes and then waits on (SMTP). Without, the
- * COMMIT follows the ends: a kill between leaves no mark and the sweeper
- * sends those messages again (a second copy, never a lost one); that
- * window is the rest of one pass of curl_multi_perform, so only for ends
- * libcurl writes without waiting (HTTP). */
-static void worker_handover_group(hr_worker_t *w, hr_job_t *list, bool commit_first)
+ * without their end (released for a retry in worker_collect). The COMMIT
+ * follows the ends: a kill between leaves no mark and the sweeper sends
+ * those messages again (a second copy, never a lost one); that window is
+ * the rest of one pass of curl_multi_perform, so only for ends libcurl
+ * writes without waiting (HTTP; SMTP runs in the lanes). */
+static void worker_handover_group(hr_worker_t *w, hr_job_t *list)
 {
     size_t n = 0;
     for (hr_job_t *j = list; j != NULL; j = j->handover_next)
@@ -1070,21 +1200,7 @@ static void worker_handover_group(hr_worker_t *w, hr_job_t *list, bool commit_fi
         ms[i++] = &j->msg;
     char err[256] = "";
     /* failures are in ok[] and the log; on success the transaction is open */
-    bool open = worker_record_handovers(w, ms, n, ok, false) == 0;
-    bool sent = false; /* COMMIT sent, answer not read yet */
-    if (open && commit_first) {
-        sent = PQsendQuery(w->db.conn, "COMMIT") == 1;
-        if (!sent) { /* not on its way: nothing is marked, nothing may end */
-            snprintf(err, sizeof err, "%s", PQerrorMessage(w->db.conn));
-            hr_db_rollback(&w->db);
-            hr_log_json(HR_LOG_WARN, NULL, "handover not recorded",
-                        json_pack("{s:s, s:i, s:s}", "delivery_id", ms[0]->delivery_id, "count",
-                                  (int)n, "error", err));
-            for (i = 0; i < n; i++)
-                ok[i] = false;
-        }
-        open = false;
-    }
+    bool open = worker_record_handovers(&w->db, ms, n, ok, false) == 0;
     i = 0;
     for (hr_job_t *j = list, *next; j != NULL; j = next, i++) {
         next = j->handover_next;
@@ -1097,20 +1213,7 @@ static void worker_handover_group(hr_worker_t *w, hr_job_t *list, bool commit_fi
     }
     int running = 0;
     curl_multi_perform(w->multi, &running); /* the ends go out */
-    bool committed = true;
-    if (sent) {
-        PGresult *r;
-        while ((r = PQgetResult(w->db.conn)) != NULL) {
-            if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-                committed = false;
-                snprintf(err, sizeof err, "%s", PQresultErrorMessage(r));
-            }
-            PQclear(r);
-        }
-    } else if (open && hr_db_run(&w->db, "COMMIT", 0, NULL, err, sizeof err) != 0) {
-        committed = false;
-    }
-    if (!committed) {
+    if (open && hr_db_run(&w->db, "COMMIT", 0, NULL, err, sizeof err) != 0) {
         /* The sends completed unmarked: their results are recorded when
          * they come; only a worker dying first would send them again. */
         hr_db_rollback(&w->db);
@@ -1122,33 +1225,16 @@ static void worker_handover_group(hr_worker_t *w, hr_job_t *list, bool commit_fi
     free(ok);
 }
 
-/* The uploads that paused before their end (HTTP: the last byte of the
- * body; SMTP: the end of DATA) get their handovers marked and are resumed.
- * libcurl sends the end of DATA and then waits, inside curl_multi_perform,
- * for the server's reply: committing after would leave a kill that whole
- * wait to cause a second copy, and in a batch each end would wait behind
- * the replies to the others, marked. So each SMTP send gets a pass of its
- * own, its COMMIT sent just before its end; the HTTP ones go together, and
- * commit after. Leaves no job waiting. */
+/* The uploads that paused before their last byte get their handovers
+ * marked together and are resumed. Leaves no job waiting. */
 static void worker_handovers(hr_worker_t *w)
 {
-    /* Uploads that pause during these passes make the next round (each
-     * pauses once: this ends). */
+    /* Uploads that pause during a pass make the next round (each pauses
+     * once: this ends). */
     while (w->handovers != NULL) {
-        hr_job_t *smtp = NULL, *http = NULL;
-        for (hr_job_t *j = w->handovers, *next; j != NULL; j = next) {
-            next = j->handover_next;
-            hr_job_t **to = j->ops == &hr_provider_smtp ? &smtp : &http;
-            j->handover_next = *to;
-            *to = j;
-        }
+        hr_job_t *list = w->handovers;
         w->handovers = NULL;
-        for (hr_job_t *j = smtp, *next; j != NULL; j = next) {
-            next = j->handover_next;
-            j->handover_next = NULL;
-            worker_handover_group(w, j, true);
-        }
-        worker_handover_group(w, http, false);
+        worker_handover_group(w, list);
     }
 }
 
@@ -1170,14 +1256,18 @@ static void worker_pump(hr_worker_t *w, long wait_ms)
         worker_perform(w);
         worker_collect(w);
         long t = wait_ms;
+        long record = worker_record_pending(w, false);
         if (shortest >= 0 && shortest < t)
             t = shortest;
+        if (record >= 0 && record < t)
+            t = record;
         curl_multi_poll(w->multi, NULL, 0, (int)(t > 0 ? t : 1), NULL);
         worker_perform(w);
         worker_collect(w);
     } else if (shortest >= 0) {
         hr_proc_sleep_ms(shortest < wait_ms ? shortest : wait_ms);
     }
+    worker_record_pending(w, false);
 }
 
 int hr_worker_run(hr_worker_t *w, const char *config_path)
@@ -1235,14 +1325,17 @@ int hr_worker_run(hr_worker_t *w, const char *config_path)
     w->queue_tail = NULL;
     while (w->inflight > 0)
         worker_pump(w, 100);
+    worker_record_pending(w, true);
     worker_flush_acks(w);
     hr_log_info("worker stopped");
     if (w->provider != NULL)
         w->provider->close(w->provider_state);
+    hr_lanes_free(w->lanes);
     curl_multi_cleanup(w->multi);
     hr_gates_free(&w->gates);
     hr_integration_cache_free(&w->integrations);
     free(w->acks);
+    free(w->pending);
     hr_db_close(&w->db);
     hr_redis_close(&w->redis);
     return 0;

@@ -26,6 +26,7 @@ typedef struct hr_worker {
     const hr_provider_ops_t *provider;  /* the local sink (synchronous) */
     void *provider_state;
     CURLM *multi;
+    struct hr_lanes *lanes;             /* SMTP sends (lanes.h): started with the first */
     hr_job_t *queue, *queue_tail;       /* prepared, waiting for their gate */
     hr_job_t *handovers;                /* in flight, paused before their last
                                          * byte until their handover is recorded */
@@ -34,6 +35,9 @@ typedef struct hr_worker {
     hr_gates_t gates;
     hr_integration_cache_t integrations;
     long long last_read_ms;             /* when the stream was last read (monotonic) */
+    struct worker_done *pending;        /* finished sends waiting to be recorded */
+    size_t npending, cappending;
+    long long pending_since_ms;         /* when the oldest of them finished (monotonic) */
     char **acks;                        /* stream entry ids to acknowledge */
     size_t nacks, capacks;
 } hr_worker_t;

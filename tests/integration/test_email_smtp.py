@@ -158,3 +158,61 @@ def test_starttls_and_smtps_with_authentication(tenant):
             assert server.logins and all(ok and tls for _, ok, tls in server.logins), server.logins
         finally:
             server.stop()
+
+
+class _SlowServer:
+    """An SMTP server of the test's own that takes `delay` seconds to answer
+    the end of DATA (a busy MTA writing its queue, or a far one); it notes
+    each message's arrival and whether it has answered yet."""
+
+    def __init__(self, delay):
+        import asyncio
+        import socket
+
+        from aiosmtpd.controller import Controller
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.arrived, self.replied = [], False
+        box = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):
+                box.arrived.append(envelope.rcpt_tos)
+                await asyncio.sleep(delay)
+                box.replied = True
+                return "250 2.0.0 stored, slowly"
+
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self):
+        self.controller.stop()
+
+
+def test_slow_smtp_server_does_not_hold_other_sends(tenant, tenant_factory):
+    """libcurl waits for the reply to the end of DATA inside the transfer; the
+    email worker runs each SMTP send in a lane of its own, so one tenant's slow
+    server holds only its own message: another tenant's mail goes out while
+    the slow reply is still awaited, and the slow message is sent once."""
+    delay = 2.5  # under the test stack's [email] timeout_ms (3 s)
+    slow = _SlowServer(delay)
+    try:
+        ph.put_integration(tenant.key, "email", "smtp", {},
+                           {"smtp_url": f"smtp://127.0.0.1:{slow.port}", "from": "team@example.com"})
+        slow_to = h.unique_email("slow")
+        slow_nid = ph.send(tenant.key, h.unique_user_id(), ["email"], title="Slow one", email=slow_to)
+        h.wait_for(lambda: slow.arrived, 20, desc="the slow server got the message")
+        other = tenant_factory()
+        fast = [(ph.send(other.key, h.unique_user_id(), ["email"], title=f"Fast {i}", email=to), to)
+                for i, to in enumerate(h.unique_email(f"fast{i}") for i in range(3))]
+        for nid, to in fast:
+            ph.wait_delivery(other.key, nid, "email", "sent", timeout=delay)
+        assert not slow.replied, "the other tenant's mail waited for the slow server's reply"
+        for _, to in fast:
+            assert h.wait_for_mail(to)
+        d = ph.wait_delivery(tenant.key, slow_nid, "email", "sent", timeout=30)
+        assert d["attempts"] == 1 and slow.arrived == [[slow_to]], (d, slow.arrived)
+    finally:
+        slow.stop()

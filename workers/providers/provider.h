@@ -108,6 +108,8 @@ typedef struct hr_job {
     char scratch[256];                 /* provider's own (e.g. Discord DM step) */
     int step;                          /* provider's own multi-request state */
     /* worker bookkeeping */
+    CURLcode lane_rc;                  /* a job run in a lane (lanes.h): its result */
+    long lane_status;
     const char *stream_id;
     long long started_ms;
     struct timespec t0;
@@ -127,6 +129,10 @@ typedef struct hr_provider_ops {
     /* Reads the finished transfer into res. Returns 1 when the provider set
      * up a follow-up request on job->easy (to be run again), else 0. */
     int (*finish)(hr_job_t *job, CURLcode rc, long status, hr_send_result_t *res);
+    /* libcurl blocks inside curl_multi_perform at the end of this
+     * provider's transfers (SMTP waits for the reply to the end of DATA):
+     * they run in a lane of their own (workers/lanes.h). */
+    bool blocking_end;
 } hr_provider_ops_t;
 
 extern const hr_provider_ops_t hr_provider_smtp;     /* email through an SMTP server */

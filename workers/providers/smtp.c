@@ -2,8 +2,9 @@
  * when offered — required when a user is set — or smtps://; AUTH when a
  * user is set). The server is the environment's integration
  * (settings.smtp_url, credentials.user/password) or the global [email]
- * smtp_url. Transfers run in the worker's multi
- * handle, whose connection pool reuses a connection across messages. */
+ * smtp_url. Transfers run in the worker's lanes (workers/lanes.h: libcurl
+ * waits for the reply to the end of DATA inside its multi handle), each
+ * of whose connection pools reuses a connection across messages. */
 #include <curl/curl.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -16,23 +17,23 @@
 
 /* Uploads the message. The end of data is the point of no return: libcurl
  * sends the terminating "." only after this callback says EOF, so there
- * the upload pauses (WANTED) and the worker is told; it resumes the
- * transfer once the handover is marked (DONE: EOF, the "." goes) or could
- * not be (REFUSED: the transfer aborts, and the server drops the
- * incomplete DATA). The size is not given to libcurl, so it always asks
+ * the worker is told (WANTED). In a lane it marks the handover at once;
+ * otherwise the upload pauses until it is marked. Marked (DONE): EOF, the
+ * "." goes; not (REFUSED): the transfer aborts, and the server drops the
+ * incomplete DATA. The size is not given to libcurl, so it always asks
  * for that EOF. */
 static size_t smtp_read(char *dst, size_t size, size_t nmemb, void *ud)
 {
     hr_job_t *job = ud;
     size_t n = size * nmemb;
-    if (job->handover == HR_HANDOVER_REFUSED)
-        return CURL_READFUNC_ABORT;
     if (n > job->req_len - job->req_off)
         n = job->req_len - job->req_off;
     if (n == 0 && job->handover == HR_HANDOVER_ARMED) {
         job->handover = HR_HANDOVER_WANTED;
-        job->handover_wait(job);
+        job->handover_wait(job); /* in a lane: decided before it returns */
     }
+    if (job->handover == HR_HANDOVER_REFUSED)
+        return CURL_READFUNC_ABORT;
     if (n == 0 && job->handover == HR_HANDOVER_WANTED)
         return CURL_READFUNC_PAUSE;
     memcpy(dst, job->req_body + job->req_off, n);
@@ -133,4 +134,4 @@ static int smtp_finish(hr_job_t *job, CURLcode rc, long code, hr_send_result_t *
 }
 
 const hr_provider_ops_t hr_provider_smtp = {
-    .name = "smtp", .prepare = smtp_prepare, .finish = smtp_finish};
+    .name = "smtp", .prepare = smtp_prepare, .finish = smtp_finish, .blocking_end = true};
