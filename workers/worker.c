@@ -88,16 +88,20 @@ static const char *const inbox_sql =
 static const char *const endpoint_ok_sql =
     "UPDATE webhook_endpoints SET failing_since = NULL"
     " WHERE id = ANY($1::uuid[]) AND failing_since IS NOT NULL";
+/* Returns whether this very statement disabled the endpoint (the row as it
+ * was, locked, against the row as it is), so it is told once. */
 static const char *const endpoint_fail_sql =
-    "UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, now()),"
-    " disabled_at = CASE WHEN disabled_at IS NULL AND COALESCE(failing_since, now())"
-    "   <= now() - make_interval(secs => $2::int) THEN now() ELSE disabled_at END,"
-    " disabled_reason = CASE WHEN disabled_at IS NULL AND COALESCE(failing_since, now())"
+    "WITH was AS (SELECT id, disabled_at FROM webhook_endpoints WHERE id = $1::uuid FOR UPDATE)"
+    " UPDATE webhook_endpoints e SET failing_since = COALESCE(e.failing_since, now()),"
+    " disabled_at = CASE WHEN e.disabled_at IS NULL AND COALESCE(e.failing_since, now())"
+    "   <= now() - make_interval(secs => $2::int) THEN now() ELSE e.disabled_at END,"
+    " disabled_reason = CASE WHEN e.disabled_at IS NULL AND COALESCE(e.failing_since, now())"
     "   <= now() - make_interval(secs => $2::int)"
-    "   THEN 'failing since ' || herald_ts(COALESCE(failing_since, now())) || ': ' || $3"
-    "   ELSE disabled_reason END"
-    " WHERE id = $1::uuid RETURNING disabled_at IS NOT NULL AND disabled_at >= now() - interval '1 second',"
-    " environment_id, url, disabled_reason";
+    "   THEN 'failing since ' || herald_ts(COALESCE(e.failing_since, now())) || ': ' || $3"
+    "   ELSE e.disabled_reason END"
+    " FROM was WHERE e.id = was.id"
+    " RETURNING was.disabled_at IS NULL AND e.disabled_at IS NOT NULL,"
+    " e.environment_id, e.url, e.disabled_reason";
 
 static long long wall_ms(void)
 {
@@ -953,14 +957,16 @@ static void worker_finish_many(hr_worker_t *w, worker_done_t *done, size_t n)
 #define RECORD_WAIT_MS 5
 
 /* Records the waiting results: at once with now, else when they are a
- * batch, have waited RECORD_WAIT_MS, or nothing else is in flight.
+ * batch, have waited RECORD_WAIT_MS, or nothing else is in flight or
+ * waiting to start (so the next sends go out before a record, not after).
  * Returns how long (ms) the oldest may still wait, or -1 when none waits. */
 static long worker_record_pending(hr_worker_t *w, bool now)
 {
     if (w->npending == 0)
         return -1;
     long left = RECORD_WAIT_MS - (long)(mono_ms() - w->pending_since_ms);
-    if (!now && left > 0 && w->inflight > 0 && w->npending < (size_t)w->cfg->worker_batch)
+    bool busy = w->inflight > 0 || w->queue != NULL;
+    if (!now && left > 0 && busy && w->npending < (size_t)w->cfg->worker_batch)
         return left;
     size_t n = w->npending;
     w->npending = 0;
