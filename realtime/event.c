@@ -2,7 +2,6 @@
 #include "event.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,9 +48,34 @@ int hr_rt_id_cmp(hr_rt_id_t a, hr_rt_id_t b)
     return 0;
 }
 
+/* Decimal digits of v at out (no terminator); returns how many. */
+static size_t id_digits(uint64_t v, char *out)
+{
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    return n;
+}
+
+/* Every event is framed with its id: formatted by hand, as snprintf's
+ * format parsing cost more than the framing itself. */
 void hr_rt_id_format(hr_rt_id_t id, char *out, size_t len)
 {
-    snprintf(out, len, "%" PRIu64 "-%" PRIu64, id.ms, id.seq);
+    char buf[42];
+    size_t n = id_digits(id.ms, buf);
+    buf[n++] = '-';
+    n += id_digits(id.seq, buf + n);
+    if (len == 0)
+        return;
+    if (n >= len)
+        n = len - 1;
+    memcpy(out, buf, n);
+    out[n] = '\0';
 }
 
 hr_rt_msg_t *hr_rt_msg_new(const char *id, const char *payload, size_t len, size_t pre)
@@ -84,7 +108,12 @@ hr_rt_msg_t *hr_rt_msg_new(const char *id, const char *payload, size_t len, size
     m->sse_len = sse_len;
     char *w = (char *)m->ws;
     if (id != NULL) {
-        w += sprintf(w, "{\"id\":\"%s\"%s", idtext, empty ? "" : ",");
+        memcpy(w, "{\"id\":\"", 7);
+        memcpy(w + 7, idtext, idlen);
+        w += 7 + idlen;
+        *w++ = '"';
+        if (!empty)
+            *w++ = ',';
         memcpy(w, payload + 1, len - 1);
         w += len - 1;
     } else {
@@ -93,8 +122,12 @@ hr_rt_msg_t *hr_rt_msg_new(const char *id, const char *payload, size_t len, size
     }
     *w = '\0';
     char *s = (char *)m->sse;
-    if (id != NULL)
-        s += sprintf(s, "id: %s\n", idtext);
+    if (id != NULL) {
+        memcpy(s, "id: ", 4);
+        memcpy(s + 4, idtext, idlen);
+        s[4 + idlen] = '\n';
+        s += 5 + idlen;
+    }
     memcpy(s, "data: ", 6);
     s += 6;
     memcpy(s, payload, len);
@@ -166,12 +199,10 @@ void hr_rt_queue_clear(hr_rt_queue_t *q)
         hr_rt_queue_pop(q);
 }
 
-/* The text right after "key": in payload, or NULL. The payloads are
- * rtpub's compact jansson output, whose top-level keys come first. */
-static const char *peek_key(const char *payload, const char *key)
+/* The text right after pat ("\"key\":") in payload, or NULL. The payloads
+ * are rtpub's compact jansson output, whose top-level keys come first. */
+static const char *peek_key(const char *payload, const char *pat)
 {
-    char pat[40];
-    snprintf(pat, sizeof pat, "\"%s\":", key);
     const char *p = strstr(payload, pat);
     return p != NULL ? p + strlen(pat) : NULL;
 }
@@ -180,7 +211,7 @@ void hr_rt_payload_peek(const char *payload, char *type, size_t typelen, long *u
 {
     type[0] = '\0';
     *unread = -1;
-    const char *t = peek_key(payload, "type");
+    const char *t = peek_key(payload, "\"type\":");
     if (t != NULL && *t == '"') {
         size_t n = strcspn(t + 1, "\"\\");
         if (n < typelen) {
@@ -188,7 +219,7 @@ void hr_rt_payload_peek(const char *payload, char *type, size_t typelen, long *u
             type[n] = '\0';
         }
     }
-    const char *u = peek_key(payload, "unread_count");
+    const char *u = peek_key(payload, "\"unread_count\":");
     if (u != NULL && *u >= '0' && *u <= '9')
         *unread = strtol(u, NULL, 10);
 }

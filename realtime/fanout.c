@@ -65,6 +65,15 @@ static const char *fanout_field(const redisReply *fields, const char *name)
     return NULL;
 }
 
+/* The id of one XREAD entry (in the reply), or NULL. */
+static const char *fanout_id(const redisReply *entry)
+{
+    if (entry->type == REDIS_REPLY_ARRAY && entry->elements >= 1 &&
+        entry->element[0]->type == REDIS_REPLY_STRING)
+        return entry->element[0]->str;
+    return NULL;
+}
+
 /* Frames one herald:rt entry; NULL when it is malformed (logged). */
 static hr_rt_fanitem_t *fanout_item(hr_rt_fanout_t *f, const redisReply *entry)
 {
@@ -140,15 +149,16 @@ static void *fanout_main(void *arg)
             const redisReply *entries = r->element[0]->element[1];
             hr_rt_fanitem_t *head = NULL, *tail = NULL;
             size_t n = 0;
+            const char *last = NULL; /* in the reply: copied once, after the loop */
             for (size_t i = 0; i < entries->elements; i++) {
                 const redisReply *e = entries->element[i];
-                if (e->type == REDIS_REPLY_ARRAY && e->elements >= 1 &&
-                    e->element[0]->type == REDIS_REPLY_STRING)
-                    snprintf(f->last_id, sizeof f->last_id, "%s", e->element[0]->str);
+                const char *eid = fanout_id(e);
+                if (eid != NULL)
+                    last = eid;
                 f->read++;
                 hr_rt_fanitem_t *it = fanout_item(f, e);
                 if (it == NULL) {
-                    hr_log_warn("fanout: skipped malformed entry %s", f->last_id);
+                    hr_log_warn("fanout: skipped malformed entry %s", eid != NULL ? eid : "?");
                     continue;
                 }
                 if (tail != NULL)
@@ -158,6 +168,8 @@ static void *fanout_main(void *arg)
                 tail = it;
                 n++;
             }
+            if (last != NULL)
+                snprintf(f->last_id, sizeof f->last_id, "%s", last);
             if (n > 0)
                 fanout_hand_over(f, head, tail, n);
         } else if (r->type == REDIS_REPLY_ERROR) {

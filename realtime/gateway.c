@@ -34,6 +34,7 @@ enum {
     RT_F_OVERFLOW = 2, /* fell behind: only the final resync is left to send */
     RT_F_PING = 4,     /* a WebSocket ping / SSE comment is due */
     RT_F_CLOSING = 8,  /* the last message (close flag) is queued */
+    RT_F_WAKE = 16,    /* in gw_dispatch()'s list of writable requests */
 };
 
 /* Per-session data (lws allocates and frees it; our parts of it are
@@ -41,6 +42,7 @@ enum {
 typedef struct rt_session {
     hr_rt_member_t member; /* first: a member pointer is a session pointer */
     struct rt_session *prev, *next;
+    struct rt_session *wake_next; /* gw_dispatch()'s list, while RT_F_WAKE */
     struct lws *wsi;
     hr_rt_queue_t q;
     hr_rt_id_t base;       /* events up to here were before the connection */
@@ -231,11 +233,12 @@ static hr_rt_msg_t *gw_resync_msg(const char *reason, const char *id)
 }
 
 /* Queues m for s. A session that is queue_max behind gets one resync and is
- * closed once it is written (or after 5 s if it never becomes writable). */
-static void gw_queue(rt_session_t *s, hr_rt_msg_t *m)
+ * closed once it is written (or after 5 s if it never becomes writable).
+ * Returns whether s needs a writable callback (the caller asks lws). */
+static bool gw_push(rt_session_t *s, hr_rt_msg_t *m)
 {
     if (s->flags & (RT_F_OVERFLOW | RT_F_CLOSING))
-        return;
+        return false;
     if (hr_rt_queue_push(&s->q, m, (unsigned)gw.cfg->realtime_queue_max) != 0) {
         hr_rt_queue_clear(&s->q);
         hr_rt_msg_t *r = gw_resync_msg("slow_consumer", NULL);
@@ -251,7 +254,13 @@ static void gw_queue(rt_session_t *s, hr_rt_msg_t *m)
                     json_pack("{s:s, s:s}", "env", room ? hr_rt_room_env(room) : "",
                               "user", room ? hr_rt_room_user(room) : ""));
     }
-    lws_callback_on_writable(s->wsi);
+    return true;
+}
+
+static void gw_queue(rt_session_t *s, hr_rt_msg_t *m)
+{
+    if (gw_push(s, m))
+        lws_callback_on_writable(s->wsi);
 }
 
 /* ---- greeting and replay ------------------------------------------------------ */
@@ -475,6 +484,7 @@ static void gw_client_message(rt_session_t *s, const char *in, size_t len)
 static void gw_dispatch(void)
 {
     hr_rt_fanitem_t *it = hr_rt_fanout_take(&gw.fanout);
+    rt_session_t *wake = NULL; /* newest first */
     while (it != NULL) {
         hr_rt_fanitem_t *next = it->next;
         hr_rt_room_t *room = hr_rt_rooms_find(&gw.rooms, it->key, it->user);
@@ -490,7 +500,11 @@ static void gw_dispatch(void)
                 if (hr_rt_id_cmp(m->id, s->last) <= 0)
                     continue; /* already sent by a replay */
                 s->last = m->id;
-                gw_queue(s, m);
+                if (gw_push(s, m) && !(s->flags & RT_F_WAKE)) {
+                    s->flags |= RT_F_WAKE;
+                    s->wake_next = wake;
+                    wake = s;
+                }
                 gw.delivered++;
             }
             hr_rt_msg_unref(m);
@@ -499,6 +513,18 @@ static void gw_dispatch(void)
         }
         hr_rt_fanitem_free(it);
         it = next;
+    }
+    /* Writable requests newest first. libev runs the callbacks of one turn
+     * last-ready-first, and sockets become ready in the order they are
+     * asked for: this way a batch is written oldest event first. After a
+     * stall (a batch of thousands, written over tens of ms) the events that
+     * waited longest no longer wait for the whole batch too. */
+    while (wake != NULL) {
+        rt_session_t *s = wake;
+        wake = s->wake_next;
+        s->wake_next = NULL;
+        s->flags &= (uint8_t)~RT_F_WAKE;
+        lws_callback_on_writable(s->wsi);
     }
 }
 
@@ -697,6 +723,17 @@ static int gw_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 
     case LWS_CALLBACK_HTTP_WRITEABLE:
         return s != NULL && s->kind == RT_SSE ? gw_write_sse(s) : 0;
+
+    case LWS_CALLBACK_LOCK_POLL:
+    case LWS_CALLBACK_UNLOCK_POLL:
+    case LWS_CALLBACK_CHANGE_MODE_POLL_FD:
+    case LWS_CALLBACK_ADD_POLL_FD:
+    case LWS_CALLBACK_DEL_POLL_FD:
+        /* Notices for applications that run their own poll(): lws drives
+         * our libev loop itself. Three of them come with every writable
+         * request and three more after every write: answered here instead
+         * of going through lws's HTTP dummy handler. */
+        return 0;
 
     case LWS_CALLBACK_CLOSED_HTTP:
         if (s != NULL && s->kind == RT_SSE)

@@ -7,6 +7,9 @@
  *       socket.io server (--proto sio, engine.io v4 over WebSocket); answers
  *       pings; for every event frame carrying "t":<µs> records the latency
  *       from that send time; prints one JSON line of figures at the end.
+ *       --sched-batch: runs as SCHED_BATCH (see hold()). --split: also splits
+ *       each latency at the frame's arrival in the socket (SO_TIMESTAMPNS).
+ *       --series FILE: per 100 ms of send time, frames and slow frames.
  *   rt_load publish --redis-port R --env E --users U --rate EPS --seconds S
  *       XADDs events to herald:rt (the fan-out stream every gateway reads, the
  *       same entry shape lib/rtpub writes), each with its send time.
@@ -19,6 +22,7 @@
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sched.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdint.h>
@@ -60,11 +64,34 @@ static uint64_t now_us(void)
     return (uint64_t)t.tv_sec * 1000000 + (uint64_t)t.tv_nsec / 1000;
 }
 
-/* Latency histogram: buckets of powers of 2^(1/4) µs. */
-static unsigned long long hist[NBUCKETS * 4], received, events, failed, closed_early;
-static uint64_t lat_max, first_us, last_us;
+/* Latency histograms: buckets of powers of 2^(1/4) µs. hist is send ->
+ * frame read; with --split, hist_net is send -> the frame's arrival in the
+ * client's socket (the kernel's receive timestamp: the gateway's side) and
+ * hist_cli arrival -> read (the load client's own delay). A read that takes
+ * several segments carries the first one's timestamp. */
+typedef struct lat_hist {
+    unsigned long long b[NBUCKETS * 4];
+    uint64_t max;
+} lat_hist_t;
+static lat_hist_t hist, hist_net, hist_cli;
+static unsigned long long received, events, failed, closed_early;
+static uint64_t first_us, last_us;
+static int split;            /* --split: SO_TIMESTAMPNS on every socket */
+static int sched_batch;      /* --sched-batch: SCHED_BATCH (see hold()) */
+static uint64_t arrival_us;  /* receive timestamp of the current read (0: none) */
 
-static void record(uint64_t us)
+/* --series FILE: per SERIES_MS of send time, frames, the slowest and how
+ * many took over 50 ms (where in the run the slow frames were sent). */
+#define SERIES_MS 100
+#define SERIES_N 1200
+static const char *series_path;
+static uint64_t series_t0;
+static struct {
+    unsigned long long n, slow, net_slow;
+    uint64_t max, net_max;
+} series[SERIES_N];
+
+static void record(lat_hist_t *h, uint64_t us)
 {
     /* bucket = floor(4 * log2(us)): the bit length, then which quarter power
      * of two the rest reaches (no loop of divisions per frame). */
@@ -76,20 +103,21 @@ static void record(uint64_t us)
     }
     if (b > NBUCKETS * 4 - 1)
         b = NBUCKETS * 4 - 1;
-    hist[b]++;
-    if (us > lat_max)
-        lat_max = us;
+    h->b[b]++;
+    if (us > h->max)
+        h->max = us;
 }
 
-static double pct(double p)
+static double pct(const lat_hist_t *h, double p)
 {
     unsigned long long n = 0, total = 0;
+    uint64_t lat_max = h->max;
     for (int i = 0; i < NBUCKETS * 4; i++)
-        total += hist[i];
+        total += h->b[i];
     if (total == 0)
         return 0;
     for (int i = 0; i < NBUCKETS * 4; i++) {
-        n += hist[i];
+        n += h->b[i];
         if ((double)n >= p * (double)total) {
             double up = 1;
             for (int k = 0; k <= i; k++)
@@ -155,6 +183,8 @@ static int open_conn(conn_t *c, int i, int ep)
     struct sockaddr_in dst = {.sin_family = AF_INET};
     dst.sin_port = htons((uint16_t)opt.ports[i % opt.nports]);
     inet_pton(AF_INET, opt.host, &dst.sin_addr);
+    if (split)
+        setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
     if (connect(fd, (struct sockaddr *)&dst, sizeof dst) != 0 && errno != EINPROGRESS) {
         close(fd);
         return -1;
@@ -284,7 +314,28 @@ static void on_text(conn_t *c, const char *p, size_t n)
         if (first_us == 0)
             first_us = now;
         last_us = now;
-        record(now > sent ? now - sent : 0);
+        uint64_t lat = now > sent ? now - sent : 0;
+        record(&hist, lat);
+        uint64_t net = 0;
+        if (arrival_us != 0) {
+            net = arrival_us > sent ? arrival_us - sent : 0;
+            record(&hist_net, net);
+            record(&hist_cli, now > arrival_us ? now - arrival_us : 0);
+        }
+        if (series_path != NULL) {
+            if (series_t0 == 0)
+                series_t0 = sent;
+            uint64_t k = sent > series_t0 ? (sent - series_t0) / (SERIES_MS * 1000) : 0;
+            if (k < SERIES_N) {
+                series[k].n++;
+                series[k].slow += lat > 50000;
+                series[k].net_slow += net > 50000;
+                if (lat > series[k].max)
+                    series[k].max = lat;
+                if (net > series[k].net_max)
+                    series[k].net_max = net;
+            }
+        }
     }
 }
 
@@ -337,7 +388,23 @@ static void on_readable(conn_t *c)
 {
     for (;;) {
         size_t room = BUF - c->len;
-        ssize_t n = read(c->fd, c->buf + c->len, room);
+        ssize_t n;
+        if (split) {
+            char cbuf[CMSG_SPACE(sizeof(struct timespec))];
+            struct iovec iov = {c->buf + c->len, room};
+            struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+                                .msg_controllen = sizeof cbuf};
+            n = recvmsg(c->fd, &mh, 0);
+            arrival_us = 0;
+            for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); n > 0 && cm != NULL;
+                 cm = CMSG_NXTHDR(&mh, cm))
+                if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SO_TIMESTAMPNS) {
+                    struct timespec ts;
+                    memcpy(&ts, CMSG_DATA(cm), sizeof ts);
+                    arrival_us = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+                }
+        } else
+            n = read(c->fd, c->buf + c->len, room);
         if (n == 0) {
             c->state = C_DEAD;
             closed_early++;
@@ -406,6 +473,17 @@ static int hold(void)
     signal(SIGTERM, on_term);
     signal(SIGINT, on_term);
     signal(SIGPIPE, SIG_IGN);
+    /* The clients stand in for browsers on other machines, yet here they
+     * share the gateways' two cores. As normal tasks every frame a gateway
+     * sends wakes a client that preempts the gateway mid-burst (thousands of
+     * switches a second, each client read taking one frame); as SCHED_BATCH
+     * a client does not preempt on wake-up and reads what piled up when it
+     * runs. Its delay stays in the measured latency. */
+    if (sched_batch) {
+        struct sched_param sp = {0};
+        if (sched_setscheduler(0, SCHED_BATCH, &sp) != 0)
+            fprintf(stderr, "rt_load: SCHED_BATCH: %s\n", strerror(errno));
+    }
     int ep = epoll_create1(0);
     struct epoll_event evs[1024];
     int next = 0, inflight = 0;
@@ -464,9 +542,23 @@ static int hold(void)
            "\"p99_ms\":%.2f,\"max_ms\":%.2f,\"client_rss_kb\":%ld,\"first_us\":%llu,"
            "\"last_us\":%llu}\n",
            opt.proto, opt.conns, open_now, opened, failed, closed_early,
-           (double)(connected_at - t0) / 1e6, events, pct(0.5), pct(0.99),
-           (double)lat_max / 1000.0, rss_kb(), (unsigned long long)first_us,
+           (double)(connected_at - t0) / 1e6, events, pct(&hist, 0.5), pct(&hist, 0.99),
+           (double)hist.max / 1000.0, rss_kb(), (unsigned long long)first_us,
            (unsigned long long)last_us);
+    if (split)
+        fprintf(stderr,
+                "rt_load: send -> arrival in the client's socket p50 %.2f p99 %.2f max %.2f ms; "
+                "arrival -> read p50 %.2f p99 %.2f max %.2f ms\n",
+                pct(&hist_net, 0.5), pct(&hist_net, 0.99), (double)hist_net.max / 1000.0,
+                pct(&hist_cli, 0.5), pct(&hist_cli, 0.99), (double)hist_cli.max / 1000.0);
+    FILE *sf = series_path != NULL ? fopen(series_path, "w") : NULL;
+    for (int k = 0; sf != NULL && k < SERIES_N; k++)
+        if (series[k].n > 0)
+            fprintf(sf, "%d %llu %llu %.2f %llu %.2f\n", k * SERIES_MS, series[k].n, series[k].slow,
+                    (double)series[k].max / 1000.0, series[k].net_slow,
+                    (double)series[k].net_max / 1000.0);
+    if (sf != NULL)
+        fclose(sf);
     fflush(stdout);
     return 0;
 }
@@ -527,7 +619,9 @@ int main(int argc, char **argv)
         {"proto", 1, 0, 'P'},  {"env", 1, 0, 'e'},     {"secret", 1, 0, 'k'},
         {"prefix", 1, 0, 'x'}, {"src", 1, 0, 'a'},     {"path", 1, 0, 'w'},
         {"rate", 1, 0, 'r'},   {"redis-port", 1, 0, 'R'}, {"inflight", 1, 0, 'i'},
-        {"batch", 1, 0, 'b'},  {0, 0, 0, 0}};
+        {"batch", 1, 0, 'b'},  {"split", 0, 0, 'S'},   {"series", 1, 0, 'T'},
+        {"sched-batch", 0, 0, 'B'},
+        {0, 0, 0, 0}};
     double rate = 1000;
     int redis_port = 6379, batch = 50, c;
     opt.path = "/v1/realtime";
@@ -561,6 +655,9 @@ int main(int argc, char **argv)
         case 'R': redis_port = atoi(optarg); break;
         case 'i': opt.inflight_max = atoi(optarg); break;
         case 'b': batch = atoi(optarg); break;
+        case 'S': split = 1; break;
+        case 'T': series_path = optarg; break;
+        case 'B': sched_batch = 1; break;
         default: return 2;
         }
     }

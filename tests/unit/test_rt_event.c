@@ -61,6 +61,23 @@ static void test_id_order_and_format(void **state)
     char out[48];
     hr_rt_id_format(c, out, sizeof out);
     assert_string_equal(out, "6-1");
+    hr_rt_id_format((hr_rt_id_t){0, 0}, out, sizeof out);
+    assert_string_equal(out, "0-0");
+    hr_rt_id_format((hr_rt_id_t){UINT64_MAX, UINT64_MAX}, out, sizeof out);
+    assert_string_equal(out, "18446744073709551615-18446744073709551615");
+    hr_rt_id_format((hr_rt_id_t){1733459200123ULL, 42}, out, sizeof out);
+    assert_string_equal(out, "1733459200123-42");
+    /* what does not fit is cut, and the text always ends */
+    char small[6];
+    hr_rt_id_format((hr_rt_id_t){1733459200123ULL, 42}, small, sizeof small);
+    assert_string_equal(small, "17334");
+    hr_rt_id_format((hr_rt_id_t){7, 8}, small, 1);
+    assert_string_equal(small, "");
+    /* parsing the text gives the id back */
+    hr_rt_id_t back;
+    hr_rt_id_format((hr_rt_id_t){UINT64_MAX, 3}, out, sizeof out);
+    assert_int_equal(hr_rt_id_parse(out, &back), 0);
+    assert_true(back.ms == UINT64_MAX && back.seq == 3);
 }
 
 static void test_msg_framing(void **state)
