@@ -210,6 +210,36 @@ PGresult *hr_db_begin_exec_prepared(hr_db_t *db, const char *name, const char *s
     }
 }
 
+int hr_db_send(hr_db_t *db, const char *sql, int nparams, const char *const *params, char *err,
+               size_t errlen)
+{
+    if (hr_db_ensure(db, err, errlen) != 0)
+        return -1;
+    if (PQsendQueryParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0) != 1) {
+        db_errmsg(db, NULL, err, errlen);
+        return -1;
+    }
+    return 0;
+}
+
+int hr_db_answer(hr_db_t *db, bool wait, PGresult **res, char *err, size_t errlen)
+{
+    *res = NULL;
+    if (!wait && PQconsumeInput(db->conn) == 1 && PQisBusy(db->conn))
+        return 0;
+    PGresult *r = PQgetResult(db->conn); /* NULL: the connection broke */
+    for (PGresult *more; r != NULL && (more = PQgetResult(db->conn)) != NULL;)
+        PQclear(more);
+    ExecStatusType st = r != NULL ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+        *res = r;
+        return 1;
+    }
+    db_errmsg(db, r, err, errlen);
+    PQclear(r);
+    return 1;
+}
+
 int hr_db_run(hr_db_t *db, const char *sql, int nparams, const char *const *params, char *err,
               size_t errlen)
 {

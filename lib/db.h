@@ -46,6 +46,19 @@ PGresult *hr_db_begin_exec_prepared(hr_db_t *db, const char *name, const char *s
                                     const char *const *params, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
+/* Sends a parameterised statement without waiting for its answer (one at a
+ * time per connection; nothing else may run on db until hr_db_answer gave
+ * it). Returns 0, or -1 with err when it could not be sent. */
+int hr_db_send(hr_db_t *db, const char *sql, int nparams, const char *const *params, char *err,
+               size_t errlen) __attribute__((warn_unused_result));
+
+/* The answer to hr_db_send. Without wait, reads what has arrived (wait for
+ * PQsocket to be readable) and returns 0 while the answer is incomplete;
+ * with wait, blocks for it. Returns 1 once it is in: *res is the result
+ * (caller frees with PQclear), or NULL with err. */
+int hr_db_answer(hr_db_t *db, bool wait, PGresult **res, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
 /* Runs a statement that returns no rows; 0 or -1 with err. */
 int hr_db_run(hr_db_t *db, const char *sql, int nparams, const char *const *params, char *err,
               size_t errlen) __attribute__((warn_unused_result));

@@ -878,16 +878,16 @@ typedef struct worker_done {
     const char *state;
 } worker_done_t;
 
-static void worker_finish_many(hr_worker_t *w, worker_done_t *done, size_t n)
+/* The parameters of record_many_sql for the n results done: the rows as
+ * JSON (*text, malloc'd) and the ids (ids). Sets each result's state. */
+static void worker_record_build(hr_worker_t *w, worker_done_t *done, size_t n, char **text,
+                                hr_buf_t *ids)
 {
-    if (n == 0)
-        return;
     json_t *rows = json_array();
-    hr_buf_t ids = HR_BUF_INIT;
-    hr_buf_puts(&ids, "{");
+    hr_buf_puts(ids, "{");
     for (size_t i = 0; i < n; i++) {
         const hr_message_t *m = &done[i].wj->job.msg;
-        hr_buf_printf(&ids, "%s%s", i ? "," : "", m->delivery_id);
+        hr_buf_printf(ids, "%s%s", i ? "," : "", m->delivery_id);
         const hr_send_result_t *r = &done[i].r;
         long delay = 0;
         done[i].state = worker_next_state(w, m, r, &delay);
@@ -911,69 +911,156 @@ static void worker_finish_many(hr_worker_t *w, worker_done_t *done, size_t n)
             json_object_set_new(row, "msgid", json_null());
         json_array_append_new(rows, row);
     }
-    hr_buf_puts(&ids, "}");
-    char *text = hr_json_dump(rows);
+    hr_buf_puts(ids, "}");
+    *text = hr_json_dump(rows);
     json_decref(rows);
-    const char *p[2] = {text, ids.data};
-    char err[256];
-    long pause = 200;
-    PGresult *res;
-    /* As in worker_finish: the sends happened, their results must not be lost. */
-    while ((res = hr_db_exec_prepared(&w->db, "worker_record_many", record_many_sql, 2, p, err,
-                                      sizeof err)) == NULL &&
-           !hr_proc_stop) {
-        hr_log_json(HR_LOG_ERROR, NULL, "recording attempts failed",
-                    json_pack("{s:i, s:s}", "count", (int)n, "error", err));
-        if (hr_db_err_lasting(err)) {
-            /* One bad row must not keep the others unrecorded: one by one. */
-            free(text);
-            hr_buf_free(&ids);
-            for (size_t i = 0; i < n; i++)
-                worker_finish(w, &done[i].wj->job.msg, done[i].wj->job.ops->name,
-                              done[i].wj->job.started_ms, done[i].dur, &done[i].r);
-            return;
-        }
-        hr_proc_sleep_ms(pause);
-        pause = pause * 2 > 5000 ? 5000 : pause * 2;
-    }
-    free(text);
-    hr_buf_free(&ids);
-    if (res == NULL)
-        return;
-    PQclear(res);
-    worker_outcome_t *os = calloc(n, sizeof *os);
-    hr_assert(os != NULL);
-    for (size_t i = 0; i < n; i++)
-        os[i] = (worker_outcome_t){&done[i].wj->job.msg, done[i].wj->job.ops->name, done[i].dur,
-                                   &done[i].r, done[i].state};
-    worker_after_record(w, os, n);
-    free(os);
 }
 
 /* Results wait up to this long (or until a batch's worth gathers) to be
- * recorded together: one statement and one commit for many sends, while
- * the loop goes on starting others. The sends have happened; only their
- * record, and then their acks, waits. */
+ * recorded together: one statement and one commit for many sends. The
+ * statement goes on a connection of its own (w->rec_db) without waiting
+ * for its answer, so the loop goes on starting and finishing sends
+ * meanwhile; one batch is recorded at a time. The sends have happened;
+ * only their record, and then their acks, waits. */
 #define RECORD_WAIT_MS 5
 
-/* Records the waiting results: at once with now, else when they are a
- * batch, have waited RECORD_WAIT_MS, or nothing else is in flight or
- * waiting to start (so the next sends go out before a record, not after).
- * Returns how long (ms) the oldest may still wait, or -1 when none waits. */
-static long worker_record_pending(hr_worker_t *w, bool now)
+/* The batch being recorded is done with: what follows its record (with
+ * recorded), its acks, its jobs freed. */
+static void worker_record_end(hr_worker_t *w, bool recorded)
 {
+    size_t n = w->ninrec;
+    if (recorded) {
+        worker_outcome_t *os = calloc(n, sizeof *os);
+        hr_assert(os != NULL);
+        for (size_t i = 0; i < n; i++)
+            os[i] = (worker_outcome_t){&w->inrec[i].wj->job.msg, w->inrec[i].wj->job.ops->name,
+                                       w->inrec[i].dur, &w->inrec[i].r, w->inrec[i].state};
+        worker_after_record(w, os, n);
+        free(os);
+    }
+    for (size_t i = 0; i < n; i++)
+        worker_job_done(w, w->inrec[i].wj);
+    w->ninrec = 0;
+    w->rec_sent = false;
+    w->rec_pause_ms = 0;
+    free(w->rec_text);
+    w->rec_text = NULL;
+    hr_buf_free(&w->rec_ids);
+}
+
+/* A record that failed: rows PostgreSQL refuses for good are recorded one
+ * by one (one bad row must not keep the others unrecorded); anything else
+ * is sent again after a pause, as the results must not be lost — unless
+ * the worker is stopping (the leases run out and the sweeper settles
+ * those deliveries). */
+static void worker_record_failed(hr_worker_t *w, const char *err)
+{
+    w->rec_sent = false;
+    hr_log_json(HR_LOG_ERROR, NULL, "recording attempts failed",
+                json_pack("{s:i, s:s}", "count", (int)w->ninrec, "error", err));
+    if (hr_db_err_lasting(err)) {
+        for (size_t i = 0; i < w->ninrec; i++)
+            worker_finish(w, &w->inrec[i].wj->job.msg, w->inrec[i].wj->job.ops->name,
+                          w->inrec[i].wj->job.started_ms, w->inrec[i].dur, &w->inrec[i].r);
+        worker_record_end(w, false);
+        return;
+    }
+    if (hr_proc_stop) {
+        worker_record_end(w, false);
+        return;
+    }
+    w->rec_pause_ms = w->rec_pause_ms ? w->rec_pause_ms * 2 : 200;
+    if (w->rec_pause_ms > 5000)
+        w->rec_pause_ms = 5000;
+    w->rec_retry_ms = mono_ms() + w->rec_pause_ms;
+}
+
+static void worker_record_send(hr_worker_t *w)
+{
+    char err[256];
+    const char *p[2] = {w->rec_text, w->rec_ids.data};
+    if (hr_db_send(&w->rec_db, record_many_sql, 2, p, err, sizeof err) == 0)
+        w->rec_sent = true;
+    else
+        worker_record_failed(w, err);
+}
+
+/* Takes the answer to the batch being recorded, if it came (with wait:
+ * waits for it). */
+static void worker_record_answer(hr_worker_t *w, bool wait)
+{
+    if (!w->rec_sent)
+        return;
+    PGresult *res;
+    char err[256];
+    if (hr_db_answer(&w->rec_db, wait, &res, err, sizeof err) == 0)
+        return;
+    w->rec_sent = false;
+    if (res == NULL) {
+        worker_record_failed(w, err);
+        return;
+    }
+    PQclear(res);
+    worker_record_end(w, true);
+}
+
+/* The waiting results become the batch being recorded, and it is sent. */
+static void worker_record_start(hr_worker_t *w)
+{
+    worker_done_t *v = w->inrec;
+    size_t cap = w->capinrec;
+    w->inrec = w->pending;
+    w->capinrec = w->cappending;
+    w->ninrec = w->npending;
+    w->pending = v;
+    w->cappending = cap;
+    w->npending = 0;
+    worker_record_build(w, w->inrec, w->ninrec, &w->rec_text, &w->rec_ids);
+    worker_record_send(w);
+}
+
+/* Moves the recording on: takes an answer that came, sends again a batch
+ * whose pause is over, and starts the waiting results when they are a
+ * batch, have waited RECORD_WAIT_MS, or nothing else is in flight or
+ * waiting to start. Returns how long (ms) until it wants to run again, or
+ * -1 (nothing to do, or waiting for the answer: w->rec_db's socket). */
+static long worker_record_pending(hr_worker_t *w)
+{
+    worker_record_answer(w, false);
+    if (w->ninrec > 0) {
+        if (w->rec_sent)
+            return -1;
+        long wait = (long)(w->rec_retry_ms - mono_ms());
+        if (wait > 0)
+            return wait;
+        worker_record_send(w);
+        return -1;
+    }
     if (w->npending == 0)
         return -1;
     long left = RECORD_WAIT_MS - (long)(mono_ms() - w->pending_since_ms);
     bool busy = w->inflight > 0 || w->queue != NULL;
-    if (!now && left > 0 && busy && w->npending < (size_t)w->cfg->worker_batch)
+    if (left > 0 && busy && w->npending < (size_t)w->cfg->worker_batch)
         return left;
-    size_t n = w->npending;
-    w->npending = 0;
-    worker_finish_many(w, w->pending, n);
-    for (size_t i = 0; i < n; i++)
-        worker_job_done(w, w->pending[i].wj);
+    worker_record_start(w);
     return -1;
+}
+
+/* Records everything that waits, waiting for each answer (stopping). */
+static void worker_record_all(hr_worker_t *w)
+{
+    while (w->ninrec > 0 || w->npending > 0) {
+        if (w->rec_sent) {
+            worker_record_answer(w, true);
+        } else if (w->ninrec > 0) { /* failed earlier: once more, after its pause */
+            long wait = (long)(w->rec_retry_ms - mono_ms());
+            if (wait > 0)
+                hr_proc_sleep_ms(wait);
+            worker_record_send(w);
+        } else {
+            worker_record_start(w);
+        }
+    }
 }
 
 /* One finished transfer (rc, status): a follow-up goes out again, a
@@ -1261,19 +1348,26 @@ static void worker_pump(hr_worker_t *w, long wait_ms)
     if (w->inflight > 0) {
         worker_perform(w);
         worker_collect(w);
-        long t = wait_ms;
-        long record = worker_record_pending(w, false);
-        if (shortest >= 0 && shortest < t)
-            t = shortest;
-        if (record >= 0 && record < t)
-            t = record;
-        curl_multi_poll(w->multi, NULL, 0, (int)(t > 0 ? t : 1), NULL);
-        worker_perform(w);
-        worker_collect(w);
-    } else if (shortest >= 0) {
-        hr_proc_sleep_ms(shortest < wait_ms ? shortest : wait_ms);
     }
-    worker_record_pending(w, false);
+    long record = worker_record_pending(w);
+    long t = wait_ms;
+    if (shortest >= 0 && shortest < t)
+        t = shortest;
+    if (record >= 0 && record < t)
+        t = record;
+    if (w->inflight > 0 || w->rec_sent || record >= 0 || shortest >= 0) {
+        /* woken by a transfer, a lane (curl_multi_wakeup) or the answer
+         * to a record */
+        struct curl_waitfd rec = {.fd = w->rec_sent ? PQsocket(w->rec_db.conn) : -1,
+                                  .events = CURL_WAIT_POLLIN};
+        curl_multi_poll(w->multi, rec.fd >= 0 ? &rec : NULL, rec.fd >= 0 ? 1 : 0,
+                        (int)(t > 0 ? t : 1), NULL);
+        if (w->inflight > 0) {
+            worker_perform(w);
+            worker_collect(w);
+        }
+        worker_record_pending(w);
+    }
 }
 
 int hr_worker_run(hr_worker_t *w, const char *config_path)
@@ -1283,6 +1377,7 @@ int hr_worker_run(hr_worker_t *w, const char *config_path)
     snprintf(group, sizeof group, "%s-workers", hr_channel_name(w->channel));
     hr_redis_init(&w->redis, w->cfg);
     snprintf(w->db.conninfo, sizeof w->db.conninfo, "%s", w->cfg->pg_conninfo);
+    snprintf(w->rec_db.conninfo, sizeof w->rec_db.conninfo, "%s", w->cfg->pg_conninfo);
     hr_consumer_init(&w->consumer, &w->redis, stream, group, NULL, w->cfg->worker_claim_idle_ms);
     hr_integration_cache_init(&w->integrations, w->channel);
     w->multi = curl_multi_init();
@@ -1331,7 +1426,7 @@ int hr_worker_run(hr_worker_t *w, const char *config_path)
     w->queue_tail = NULL;
     while (w->inflight > 0)
         worker_pump(w, 100);
-    worker_record_pending(w, true);
+    worker_record_all(w);
     worker_flush_acks(w);
     hr_log_info("worker stopped");
     if (w->provider != NULL)
@@ -1342,6 +1437,8 @@ int hr_worker_run(hr_worker_t *w, const char *config_path)
     hr_integration_cache_free(&w->integrations);
     free(w->acks);
     free(w->pending);
+    free(w->inrec);
+    hr_db_close(&w->rec_db);
     hr_db_close(&w->db);
     hr_redis_close(&w->redis);
     return 0;

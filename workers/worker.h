@@ -8,6 +8,7 @@
 
 #include <curl/curl.h>
 
+#include "buf.h"
 #include "channel.h"
 #include "config.h"
 #include "db.h"
@@ -38,6 +39,14 @@ typedef struct hr_worker {
     struct worker_done *pending;        /* finished sends waiting to be recorded */
     size_t npending, cappending;
     long long pending_since_ms;         /* when the oldest of them finished (monotonic) */
+    hr_db_t rec_db;                     /* records go here, without waiting for the answer */
+    struct worker_done *inrec;          /* the batch being recorded */
+    size_t ninrec, capinrec;
+    char *rec_text;                     /* its statement's parameters */
+    hr_buf_t rec_ids;
+    bool rec_sent;                      /* its answer is awaited on rec_db */
+    long rec_pause_ms;                  /* after a failure: the pause before it goes again */
+    long long rec_retry_ms;             /* and when (monotonic) */
     char **acks;                        /* stream entry ids to acknowledge */
     size_t nacks, capacks;
 } hr_worker_t;
