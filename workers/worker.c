@@ -1397,9 +1397,15 @@ int hr_worker_run(hr_worker_t *w, const char *config_path)
         long waiting = 0;
         for (hr_job_t *q = w->queue; q != NULL; q = q->next)
             waiting++;
-        if (room > 0 && (waiting < w->cfg->worker_batch || mono_ms() - w->last_read_ms >= 500)) {
+        /* At most a quarter of max_inflight: with more, one endpoint's
+         * batches would overflow its three quarters (worker_enqueue) and be
+         * released at once as bulkhead_full. */
+        long per_read = w->cfg->worker_batch;
+        if (per_read > w->cfg->worker_max_inflight / 4)
+            per_read = w->cfg->worker_max_inflight / 4 > 0 ? w->cfg->worker_max_inflight / 4 : 1;
+        if (room > 0 && (waiting < per_read || mono_ms() - w->last_read_ms >= 500)) {
             w->last_read_ms = mono_ms();
-            long count = room < w->cfg->worker_batch ? room : w->cfg->worker_batch;
+            long count = room < per_read ? room : per_read;
             /* Busy: only look for more work, do not block on the stream. */
             long block = w->njobs > 0 ? 0 : w->cfg->worker_block_ms;
             hr_stream_batch_t batch;
