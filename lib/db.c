@@ -3,8 +3,10 @@
 
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "jsonutil.h"
 #include "log.h"
 
 static void db_errmsg(hr_db_t *db, PGresult *res, char *err, size_t errlen)
@@ -87,6 +89,16 @@ PGresult *hr_db_exec(hr_db_t *db, const char *sql, int nparams, const char *cons
     db_errmsg(db, res, err, errlen);
     PQclear(res);
     return NULL;
+}
+
+PGresult *hr_db_exec_json(hr_db_t *db, const char *sql, const json_t *arg, char *err,
+                          size_t errlen)
+{
+    char *text = hr_json_dump(arg);
+    const char *p[1] = {text};
+    PGresult *res = hr_db_exec(db, sql, 1, p, err, errlen);
+    free(text);
+    return res;
 }
 
 /* Prepares sql under name in this session: 0, or -1 with err. */

@@ -3,6 +3,7 @@
 #ifndef HR_DB_H
 #define HR_DB_H
 
+#include <jansson.h>
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -24,6 +25,10 @@ int hr_db_ensure(hr_db_t *db, char *err, size_t errlen) __attribute__((warn_unus
  * with the reason in err. */
 PGresult *hr_db_exec(hr_db_t *db, const char *sql, int nparams, const char *const *params,
                      char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* hr_db_exec with one parameter: arg as JSON text (arg is borrowed). */
+PGresult *hr_db_exec_json(hr_db_t *db, const char *sql, const json_t *arg, char *err,
+                          size_t errlen) __attribute__((warn_unused_result));
 
 /* hr_db_exec of a statement prepared once per session under name: for hot
  * queries whose planning costs more than their run (partitioned tables).

@@ -67,11 +67,8 @@ int hr_whevent_emit_many(hr_db_t *db, hr_redis_t *redis, const hr_whevent_t *evs
         json_decref(rows);
         return 0;
     }
-    char *text = hr_json_dump(rows);
+    PGresult *res = hr_db_exec_json(db, whevent_sql, rows, err, errlen);
     json_decref(rows);
-    const char *p[1] = {text};
-    PGresult *res = hr_db_exec(db, whevent_sql, 1, p, err, errlen);
-    free(text);
     if (res == NULL)
         return -1;
     int stored_n = PQntuples(res);

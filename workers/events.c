@@ -49,11 +49,8 @@ int hr_events_resolve(hr_db_t *db, const json_t *notifs, json_t *ns, char *err, 
                                               hr_json_str(ev, "category"), "team",
                                               json_is_true(json_object_get(ev, "team"))));
     }
-    char *text = hr_json_dump(args);
+    PGresult *res = hr_db_exec_json(db, resolve_sql, args, err, errlen);
     json_decref(args);
-    const char *p[1] = {text};
-    PGresult *res = hr_db_exec(db, resolve_sql, 1, p, err, errlen);
-    free(text);
     if (res == NULL)
         return -1;
     json_t *out = json_loads(PQgetvalue(res, 0, 0), 0, NULL);

@@ -39,10 +39,7 @@ int hr_prefs_apply(hr_db_t *db, const json_t *notifs, json_t *delivs, char *err,
     json_decref(byid);
     int rc = 0;
     if (json_array_size(args) > 0) {
-        char *text = hr_json_dump(args);
-        const char *p[1] = {text};
-        PGresult *res = hr_db_exec(db, prefs_sql, 1, p, err, errlen);
-        free(text);
+        PGresult *res = hr_db_exec_json(db, prefs_sql, args, err, errlen);
         if (res == NULL) {
             rc = -1;
         } else {

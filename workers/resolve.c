@@ -141,11 +141,8 @@ int hr_resolve_addresses(hr_db_t *db, const json_t *notifs, json_t *delivs, char
         json_decref(keys);
         return 0;
     }
-    char *text = hr_json_dump(keys);
+    PGresult *res = hr_db_exec_json(db, lookup_sql, keys, err, errlen);
     json_decref(keys);
-    const char *p[1] = {text};
-    PGresult *res = hr_db_exec(db, lookup_sql, 1, p, err, errlen);
-    free(text);
     if (res == NULL)
         return -1;
     json_t *users = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
