@@ -55,7 +55,9 @@ void hr_lanes_handover(hr_job_t *j)
         return;
     }
     /* Once written the COMMIT takes effect even if this process dies; the
-     * end of DATA follows as soon as this returns. */
+     * end of DATA follows as soon as this returns. Sent on the very session
+     * that marked (not hr_db_send, which would reconnect a broken one and
+     * commit nothing there). */
     if (PQsendQuery(lane->db.conn, "COMMIT") != 1) {
         hr_log_json(HR_LOG_WARN, j->msg.request_id, "handover not recorded",
                     json_pack("{s:s, s:s}", "delivery_id", j->msg.delivery_id, "error",
@@ -74,21 +76,17 @@ static void lane_commit_read(lane_t *lane, const hr_job_t *j)
     if (!lane->commit_sent)
         return;
     lane->commit_sent = false;
-    char err[256] = "";
-    PGresult *r;
-    while ((r = PQgetResult(lane->db.conn)) != NULL) {
-        if (PQresultStatus(r) != PGRES_COMMAND_OK)
-            snprintf(err, sizeof err, "%s", PQresultErrorMessage(r));
-        PQclear(r);
-    }
-    if (err[0] == '\0' && PQstatus(lane->db.conn) == CONNECTION_OK)
+    PGresult *res;
+    char err[256];
+    if (hr_db_answer(&lane->db, true, &res, err, sizeof err) == 1 && res != NULL) {
+        PQclear(res);
         return;
+    }
     /* The send completed unmarked: its result is recorded when it comes;
      * only a worker dying first would send it again. */
     hr_db_rollback(&lane->db);
     hr_log_json(HR_LOG_ERROR, j->msg.request_id, "handover mark lost after the send",
-                json_pack("{s:s, s:s}", "delivery_id", j->msg.delivery_id, "error",
-                          err[0] ? err : "connection lost"));
+                json_pack("{s:s, s:s}", "delivery_id", j->msg.delivery_id, "error", err));
 }
 
 /* Runs j's transfer to its end on the lane's multi handle. */

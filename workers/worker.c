@@ -371,8 +371,6 @@ static void worker_emit_events(hr_worker_t *w, const worker_outcome_t *os, size_
 
 static void worker_after_record(hr_worker_t *w, const worker_outcome_t *os, size_t n);
 
-
-
 /* SMS: long texts are left to the provider's segmentation; the log line
  * reports their length in characters and the segments it costs (GSM-7:
  * 160, then 153 per part; anything beyond ASCII: UCS-2, 70, then 67). */
