@@ -50,8 +50,14 @@ void hr_req_reply(hr_req_t *r, int status, json_t *body, const char *headers);
 void hr_req_error(hr_req_t *r, int status, const char *code, const char *message,
                   const char *field);
 
-/* Reads the JSON request body into the arena after checking the content type
- * and size. Returns 0 with the body and its length set, or -1 after replying 413/415. */
+/* Reads the request body into the arena after checking that its
+ * Content-Type is type (parameters aside; kind names it in the 415 message,
+ * "JSON " or "") and its size ([api] max_body). Returns 0 with the body
+ * (NUL-terminated) and its length set, or -1 after replying 413/415. */
+int hr_req_read_typed(hr_req_t *r, const char *type, const char *kind, char **body,
+                      size_t *len) __attribute__((warn_unused_result));
+
+/* hr_req_read_typed of a JSON body. */
 int hr_req_read_body(hr_req_t *r, char **body, size_t *len) __attribute__((warn_unused_result));
 
 /* Authenticates the Bearer API key. Returns 0, or -1 after replying 401/503. */

@@ -72,16 +72,17 @@ void hr_req_error(hr_req_t *r, int status, const char *code, const char *message
     }
 }
 
-int hr_req_read_body(hr_req_t *r, char **body, size_t *len)
+int hr_req_read_typed(hr_req_t *r, const char *type, const char *kind, char **body,
+                      size_t *len)
 {
     const char *ct = r->content_type;
     size_t ctlen = ct ? strcspn(ct, ";") : 0;
     while (ctlen > 0 && ct[ctlen - 1] == ' ')
         ctlen--;
-    if (ct == NULL || ctlen != strlen("application/json") ||
-        strncasecmp(ct, "application/json", ctlen) != 0) {
-        hr_req_error(r, 415, "unsupported_media_type",
-                     "the body must be JSON sent with Content-Type: application/json", NULL);
+    if (ct == NULL || ctlen != strlen(type) || strncasecmp(ct, type, ctlen) != 0) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "the body must be %ssent with Content-Type: %s", kind, type);
+        hr_req_error(r, 415, "unsupported_media_type", msg, NULL);
         return -1;
     }
     long max = r->app->cfg.api_max_body;
@@ -106,6 +107,11 @@ int hr_req_read_body(hr_req_t *r, char **body, size_t *len)
     *body = buf;
     *len = (size_t)got;
     return 0;
+}
+
+int hr_req_read_body(hr_req_t *r, char **body, size_t *len)
+{
+    return hr_req_read_typed(r, "application/json", "JSON ", body, len);
 }
 
 int hr_req_authenticate(hr_req_t *r)

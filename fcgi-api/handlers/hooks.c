@@ -285,33 +285,10 @@ static int form_cmp(const void *a, const void *b)
  * 400/413/415. */
 static int form_read(hr_req_t *r, form_pair_t *pairs, size_t max)
 {
-    const char *ct = r->content_type;
-    size_t ctlen = ct ? strcspn(ct, "; ") : 0;
-    if (ct == NULL || ctlen != strlen("application/x-www-form-urlencoded") ||
-        strncasecmp(ct, "application/x-www-form-urlencoded", ctlen) != 0) {
-        hr_req_error(r, 415, "unsupported_media_type",
-                     "the body must be sent with Content-Type: application/x-www-form-urlencoded",
-                     NULL);
+    char *buf;
+    size_t got;
+    if (hr_req_read_typed(r, "application/x-www-form-urlencoded", "", &buf, &got) != 0)
         return -1;
-    }
-    long lim = r->app->cfg.api_max_body;
-    if (r->content_length > lim) {
-        hr_req_error(r, 413, "payload_too_large", "request body is larger than the limit", NULL);
-        return -1;
-    }
-    long want = r->content_length < 0 ? lim + 1 : r->content_length, got = 0;
-    char *buf = hr_arena_alloc(r->arena, (size_t)want + 1);
-    while (got < want) {
-        int n = FCGX_GetStr(buf + got, (int)(want - got), r->fcgx->in);
-        if (n <= 0)
-            break;
-        got += n;
-    }
-    if (got > lim) {
-        hr_req_error(r, 413, "payload_too_large", "request body is larger than the limit", NULL);
-        return -1;
-    }
-    buf[got] = '\0';
     size_t n = 0;
     for (const char *q = buf; q < buf + got;) {
         size_t plen = strcspn(q, "&"), klen = strcspn(q, "=&");
