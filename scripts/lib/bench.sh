@@ -75,6 +75,27 @@ hr_bench_stack() {
     B_CURL=(curl -sS --cacert "$HERALD_CA_FILE" -H "Authorization: Bearer $B_KEY")
 }
 
+# b_nginx DIR PORT NAME HTTP: starts a throwaway nginx from DIR (logs/ and tmp/
+# made by the caller) whose http block is HTTP, and waits for PORT; NAME is
+# what the errors call it.
+b_nginx() {
+    local dir=$1 port=$2 name=$3 http=$4
+    cat >"$dir/nginx.conf" <<EOF
+user nobody nogroup;
+worker_processes auto;
+pid $dir/nginx.pid;
+error_log $dir/logs/error.log;
+events { worker_connections 4096; }
+http {
+    client_body_temp_path $dir/tmp/body; proxy_temp_path $dir/tmp/proxy;
+    fastcgi_temp_path $dir/tmp/fastcgi; uwsgi_temp_path $dir/tmp/uwsgi; scgi_temp_path $dir/tmp/scgi;
+$http
+}
+EOF
+    nginx -p "$dir" -c nginx.conf || die "bench: $name did not start"
+    wait_port "$port" 10 || die "bench: $name is not listening"
+}
+
 # The nginx -> FastCGI ceiling: the same nginx (TLS, same certificate) in front of
 # a prefork libfcgi responder that answers without doing anything.
 hr_bench_hello() {
@@ -94,16 +115,12 @@ hr_bench_hello() {
         >"$dir/logs/hello.log" 2>&1 </dev/null &
     B_HELLO_PID=$!
     B_PIDS+=("$B_HELLO_PID")
-    cat >"$dir/nginx.conf" <<EOF
-user nobody nogroup;
-worker_processes auto;
-pid $dir/nginx.pid;
-error_log $dir/logs/error.log;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $dir/tmp/body; proxy_temp_path $dir/tmp/proxy;
-    fastcgi_temp_path $dir/tmp/fastcgi; uwsgi_temp_path $dir/tmp/uwsgi; scgi_temp_path $dir/tmp/scgi;
+    local i
+    for ((i = 0; i < 50; i++)); do
+        [[ -S $dir/hello.sock ]] && break
+        sleep 0.1
+    done
+    b_nginx "$dir" "$port" "the ceiling nginx" "    access_log off;
     server {
         $listen
         $tls
@@ -111,16 +128,7 @@ http {
             include /etc/nginx/fastcgi_params;
             fastcgi_pass unix:$dir/hello.sock;
         }
-    }
-}
-EOF
-    local i
-    for ((i = 0; i < 50; i++)); do
-        [[ -S $dir/hello.sock ]] && break
-        sleep 0.1
-    done
-    nginx -p "$dir" -c nginx.conf || die "bench: the ceiling nginx did not start"
-    wait_port "$port" 10 || die "bench: the ceiling nginx is not listening"
+    }"
 }
 
 # wrk_run LABEL ARGS...: runs wrk and prints "LABEL RESULT ..." (the script's line).
@@ -381,26 +389,13 @@ bench_drain_email() {
 b_webhook_sink() {
     local port=$1 dir=$B_RUN/hook-nginx
     mkdir -p "$dir/logs" "$dir/tmp"
-    cat >"$dir/nginx.conf" <<NGINX
-user nobody nogroup;
-worker_processes auto;
-pid $dir/nginx.pid;
-error_log $dir/logs/error.log;
-events { worker_connections 4096; }
-http {
-    log_format size '\$request_length \$content_length';
+    b_nginx "$dir" "$port" "the webhook sink nginx" "    log_format size '\$request_length \$content_length';
     access_log $dir/logs/access.log size buffer=256k flush=1s;
-    client_body_temp_path $dir/tmp/body; proxy_temp_path $dir/tmp/proxy;
-    fastcgi_temp_path $dir/tmp/fastcgi; uwsgi_temp_path $dir/tmp/uwsgi; scgi_temp_path $dir/tmp/scgi;
     keepalive_requests 1000000;
     server {
         listen 127.0.0.1:$port backlog=4096;
         location / { return 204; }
-    }
-}
-NGINX
-    nginx -p "$dir" -c nginx.conf || die "bench: the webhook sink nginx did not start"
-    wait_port "$port" 10 || die "bench: the webhook sink is not listening"
+    }"
 }
 
 bench_drain_webhook() {
