@@ -124,14 +124,22 @@ def test_retries_and_attempt_log(tenant, provider_fake):
     h.assert_json_error(r, 404, "not_found")
 
 
-def test_endpoint_failing_for_days_is_disabled(tenant, provider_fake, db):
-    prefix = provider_fake.prefix("wh")
-    ep = make_endpoint(tenant, provider_fake, prefix)
+def failing_for_days(tenant, fake, db, name, answer):
+    """An endpoint failing for four days already that keeps answering
+    `answer`, and one notification sent to it: its next failure disables it.
+    Returns (endpoint, prefix)."""
+    prefix = fake.prefix(name)
+    ep = make_endpoint(tenant, fake, prefix)
     with db.cursor() as cur:
         cur.execute("UPDATE webhook_endpoints SET failing_since = now() - interval '4 days' WHERE id = %s",
                     (ep["id"],))
-    provider_fake.script(prefix, [], default={"status": 500, "body": "still broken"})
+    fake.script(prefix, [], default=answer)
     ph.send(tenant.key, h.unique_user_id(), ["webhook"])
+    return ep, prefix
+
+
+def test_endpoint_failing_for_days_is_disabled(tenant, provider_fake, db):
+    ep, prefix = failing_for_days(tenant, provider_fake, db, "wh", {"status": 500, "body": "still broken"})
 
     def disabled():
         r = h.api("GET", f"/v1/webhook-endpoints/{ep['id']}", key=tenant.key)
@@ -204,13 +212,7 @@ def test_disabled_endpoint_is_told_to_the_tenants_members(provider_fake, db):
     environment like any other."""
     m = h.signup()
     env = type("Env", (), {"key": m.dev_key})
-    prefix = provider_fake.prefix("whd")
-    ep = make_endpoint(env, provider_fake, prefix)
-    with db.cursor() as cur:
-        cur.execute("UPDATE webhook_endpoints SET failing_since = now() - interval '4 days' WHERE id = %s",
-                    (ep["id"],))
-    provider_fake.script(prefix, [], default={"status": 503, "body": "down for good"})
-    ph.send(m.dev_key, h.unique_user_id(), ["webhook"])
+    ep, _ = failing_for_days(env, provider_fake, db, "whd", {"status": 503, "body": "down for good"})
     msg = h.wait_for_mail(m.email, subject="Webhook endpoint disabled", timeout=30)
     text = h.text_body(msg)
     assert ep["id"] in text and ep["url"] in text and "enabled" in text, text
