@@ -147,6 +147,30 @@ def test_usage_counts_channels_and_validates_month():
     assert_json_error(api("GET", "/v1/usage"), 401, "unauthorized")
 
 
+def test_batch_counts_each_channel_and_every_counter_expires(db, rds):
+    """The script adds a batch's channels up before it writes them, and gives
+    each counter its expiry when it creates it (not on every send)."""
+    m = signup()
+    custom_plan(db, m.tenant_id, rate=1000, quota=1000)
+    batch = {"notifications": [
+        h.notification(email=h.unique_email(), channels=["email", "in_app"]),
+        h.notification(channels=["in_app"]),
+        h.notification(email=h.unique_email(), channels=["email", "in_app", "sms"]),
+    ]}
+    r = api("POST", "/v1/notifications/batch", body=batch, key=m.dev_key)
+    assert r.status == 200 and [x["status"] for x in r.json["results"]] == [202] * 3, r
+    assert send(m.dev_key).status == 202
+    r = api("GET", "/v1/usage", key=m.dev_key)
+    env = r.json["environments"][0]
+    assert env["notifications"] == 4 and env["channels"] == {"email": 2, "in_app": 4, "sms": 1}, env
+    assert r.json["quota"]["used"] == 4, r.json
+    month = datetime.datetime.fromtimestamp(int(rds.time()[0]), datetime.timezone.utc).strftime("%Y%m")
+    for key in (f"herald:usage:{m.tenant_id}:{month}", f"herald:quota:{m.tenant_id}:{month}"):
+        assert 300 * 86400 < rds.ttl(key) <= 34560000, key
+    windows = [k for k in rds.scan_iter(f"herald:rl:{m.dev_env}:*")]
+    assert windows and all(0 < rds.ttl(k) <= 3601 for k in windows), windows
+
+
 def test_nginx_413_has_the_json_error_shape():
     big = "x" * (2 * 1024 * 1024)
     r = api("POST", "/v1/auth/signup", raw=big)
