@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <ev.h>
 #include <libwebsockets.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -530,20 +532,20 @@ static void gw_dispatch(void)
 
 /* ---- writing ------------------------------------------------------------------------ */
 
-static int gw_write_ws(rt_session_t *s)
+/* TCP_CORK on or off for a connection's socket. Not a TCP socket (a test's
+ * unix socket): nothing to do, the writes just go out one by one. */
+static void gw_cork(struct lws *wsi, int on)
 {
-    if (s->flags & RT_F_PING) {
-        unsigned char ping[RT_PRE + 4];
-        s->flags &= (uint8_t)~RT_F_PING;
-        if (lws_write(s->wsi, ping + RT_PRE, 0, LWS_WRITE_PING) < 0)
-            return -1;
-        if (s->q.len > 0)
-            lws_callback_on_writable(s->wsi);
-        return 0;
-    }
-    /* A backlog goes out several messages per writable turn, as long as the
-     * socket takes them (a full socket keeps lws's remainder and reports
-     * choked): one wake-up and poll change per batch instead of per message. */
+    int fd = lws_get_socket_fd(wsi);
+    if (fd >= 0)
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+}
+
+/* Writes up to RT_WRITE_BATCH queued messages, as long as the socket takes
+ * them (a full socket keeps lws's remainder and reports choked): one wake-up
+ * and poll change per batch instead of per message. */
+static int gw_write_ws_batch(rt_session_t *s)
+{
     for (unsigned n = 0; n < RT_WRITE_BATCH; n++) {
         hr_rt_msg_t *m = hr_rt_queue_peek(&s->q);
         if (m == NULL)
@@ -564,6 +566,29 @@ static int gw_write_ws(rt_session_t *s)
     if (s->q.len > 0)
         lws_callback_on_writable(s->wsi);
     return 0;
+}
+
+static int gw_write_ws(rt_session_t *s)
+{
+    if (s->flags & RT_F_PING) {
+        unsigned char ping[RT_PRE + 4];
+        s->flags &= (uint8_t)~RT_F_PING;
+        if (lws_write(s->wsi, ping + RT_PRE, 0, LWS_WRITE_PING) < 0)
+            return -1;
+        if (s->q.len > 0)
+            lws_callback_on_writable(s->wsi);
+        return 0;
+    }
+    /* A backlog goes out several messages per writable turn, corked so they
+     * leave as one segment (one transmit, and one wake-up of the reader,
+     * instead of one per message); see gw_write_ws_batch(). */
+    bool cork = s->q.len > 1;
+    if (cork)
+        gw_cork(s->wsi, 1);
+    int rc = gw_write_ws_batch(s);
+    if (cork)
+        gw_cork(s->wsi, 0);
+    return rc;
 }
 
 static int gw_write_sse(rt_session_t *s)
