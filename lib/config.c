@@ -34,7 +34,8 @@ typedef struct cfg_def {
 static const cfg_def_t cfg_defs[] = {
     S("api", "socket", api_socket, "run/api.sock", false,
       "Unix socket the FastCGI pool listens on (nginx connects to it)."),
-    I("api", "workers", api_workers, "4", 1, 256, false, "Number of prefork FastCGI children."),
+    I("api", "workers", api_workers, "16", 1, 256, false,
+      "Number of prefork FastCGI children (each waits for Redis's fsync per send, so several per core)."),
     I("api", "max_body", api_max_body, "1048576", 1024, 67108864, true,
       "Largest request body accepted, in bytes (nginx enforces the same limit)."),
     I("api", "key_cache_ttl", api_key_cache_ttl, "30", 0, 3600, true,

@@ -62,7 +62,7 @@ hr_settings() {
     REDIS_PORT=${HERALD_REDIS_PORT:-${st_redis:-16379}}
     # Redis AUTH (requirepass): none unless asked for; `test` always asks.
     REDIS_PASSWORD=${HERALD_REDIS_PASSWORD:-${ST_REDIS_PASSWORD:-}}
-    API_WORKERS=${HERALD_API_WORKERS:-${st_workers:-4}}
+    API_WORKERS=${HERALD_API_WORKERS:-${st_workers:-16}}
     if [[ -n ${HERALD_EMAIL_SMTP_URL+x} ]]; then
         SMTP_URL=$HERALD_EMAIL_SMTP_URL
     elif [[ -n $st_smtp_set ]]; then

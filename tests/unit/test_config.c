@@ -98,7 +98,7 @@ static void test_defaults_without_file(void **state)
     char err[256] = "";
     assert_int_equal(hr_config_load(&cfg, NULL, err, sizeof err), 0);
     assert_string_equal(cfg.api_socket, "run/api.sock");
-    assert_int_equal(cfg.api_workers, 4);
+    assert_int_equal(cfg.api_workers, 16);
     assert_int_equal(cfg.api_max_body, 1048576);
     assert_int_equal(cfg.api_key_cache_ttl, 30);
     assert_string_equal(cfg.redis_host, "127.0.0.1");
