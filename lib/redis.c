@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
+
 void hr_redis_init(hr_redis_t *r, const hr_config_t *cfg)
 {
     memset(r, 0, sizeof *r);
@@ -62,7 +64,9 @@ static bool redis_peer_closed(redisContext *c)
 
 int hr_redis_ensure(hr_redis_t *r, char *err, size_t errlen)
 {
-    if (r->ctx != NULL && r->ctx->err == 0 && !redis_peer_closed(r->ctx))
+    /* Answers still to read make the socket readable: then the next read
+     * tells whether the peer is gone. */
+    if (r->ctx != NULL && r->ctx->err == 0 && (r->unread > 0 || !redis_peer_closed(r->ctx)))
         return 0;
     hr_redis_close(r);
     r->ctx = hr_redis_connect(r->cfg, err, errlen);
@@ -85,12 +89,48 @@ static redisReply *redis_checked(hr_redis_t *r, void *reply, char *err, size_t e
     return reply;
 }
 
+/* Reads the answers left unread by hr_redis_send(), which come before the
+ * answer to any command queued after them. Returns 0, or -1 on an I/O error
+ * (the connection is dropped, the reason in err). */
+static int redis_read_unread(hr_redis_t *r, char *err, size_t errlen)
+{
+    while (r->unread > 0) {
+        void *reply = NULL;
+        if (redisGetReply(r->ctx, &reply) != REDIS_OK) {
+            snprintf(err, errlen, "redis: %s", r->ctx->errstr[0] ? r->ctx->errstr : "I/O error");
+            hr_redis_close(r);
+            return -1;
+        }
+        r->unread--;
+        redisReply *rep = reply;
+        if (rep->type == REDIS_REPLY_ERROR)
+            hr_log_warn("redis: a command sent without waiting failed: %s", rep->str);
+        freeReplyObject(rep);
+    }
+    return 0;
+}
+
+/* Reads the answer to the command just queued, after any left unread. */
+static redisReply *redis_answer(hr_redis_t *r, char *err, size_t errlen)
+{
+    if (redis_read_unread(r, err, errlen) != 0)
+        return NULL;
+    void *reply = NULL;
+    if (redisGetReply(r->ctx, &reply) != REDIS_OK)
+        reply = NULL;
+    return redis_checked(r, reply, err, errlen);
+}
+
 redisReply *hr_redis_argv(hr_redis_t *r, int argc, const char **argv, const size_t *lens,
                           char *err, size_t errlen)
 {
     if (hr_redis_ensure(r, err, errlen) != 0)
         return NULL;
-    return redis_checked(r, redisCommandArgv(r->ctx, argc, argv, lens), err, errlen);
+    if (redisAppendCommandArgv(r->ctx, argc, argv, lens) != REDIS_OK) {
+        snprintf(err, errlen, "redis: out of memory");
+        return NULL;
+    }
+    return redis_answer(r, err, errlen);
 }
 
 redisReply *hr_redis_cmd(hr_redis_t *r, char *err, size_t errlen, const char *fmt, ...)
@@ -99,9 +139,13 @@ redisReply *hr_redis_cmd(hr_redis_t *r, char *err, size_t errlen, const char *fm
         return NULL;
     va_list ap;
     va_start(ap, fmt);
-    void *reply = redisvCommand(r->ctx, fmt, ap);
+    int rc = redisvAppendCommand(r->ctx, fmt, ap);
     va_end(ap);
-    return redis_checked(r, reply, err, errlen);
+    if (rc != REDIS_OK) {
+        snprintf(err, errlen, "redis: out of memory");
+        return NULL;
+    }
+    return redis_answer(r, err, errlen);
 }
 
 redisReply *hr_redis_eval(hr_redis_t *r, hr_redis_script_t *s, int nkeys, int nargs,
@@ -180,6 +224,8 @@ int hr_redis_append(hr_redis_t *r, int argc, const char **argv, const size_t *le
 
 int hr_redis_flush(hr_redis_t *r, int n, char *err, size_t errlen)
 {
+    if (r->ctx != NULL && redis_read_unread(r, err, errlen) != 0)
+        return -1;
     int errors = 0;
     for (int i = 0; i < n; i++) {
         void *reply = NULL;
@@ -198,9 +244,27 @@ int hr_redis_flush(hr_redis_t *r, int n, char *err, size_t errlen)
     return errors;
 }
 
+int hr_redis_send(hr_redis_t *r, int n, char *err, size_t errlen)
+{
+    if (r->ctx == NULL) {
+        snprintf(err, errlen, "redis: not connected");
+        return -1;
+    }
+    int done = 0;
+    while (!done)
+        if (redisBufferWrite(r->ctx, &done) != REDIS_OK) {
+            snprintf(err, errlen, "redis: %s", r->ctx->errstr[0] ? r->ctx->errstr : "I/O error");
+            hr_redis_close(r);
+            return -1;
+        }
+    r->unread += n;
+    return 0;
+}
+
 void hr_redis_close(hr_redis_t *r)
 {
     if (r->ctx != NULL)
         redisFree(r->ctx);
     r->ctx = NULL;
+    r->unread = 0;
 }

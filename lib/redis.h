@@ -11,6 +11,7 @@
 typedef struct hr_redis {
     redisContext *ctx;
     const hr_config_t *cfg; /* where Redis is; not owned */
+    int unread;             /* answers of hr_redis_send()'s commands not read yet */
 } hr_redis_t;
 
 typedef struct hr_redis_script {
@@ -63,6 +64,14 @@ int hr_redis_group(hr_redis_t *r, const char *stream, const char *group, char *e
 int hr_redis_append(hr_redis_t *r, int argc, const char **argv, const size_t *lens, char *err,
                     size_t errlen) __attribute__((warn_unused_result));
 int hr_redis_flush(hr_redis_t *r, int n, char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* Writes the n commands queued with hr_redis_append without waiting for
+ * their answers: the next command on r reads them first (an error answer is
+ * logged then). For writes whose outcome can wait, such as acks: written
+ * before the next command, they share its turn of Redis's event loop, so
+ * with appendfsync always its fsync too. Returns 0, or -1 on an I/O error,
+ * which drops the connection (Redis may or may not have run them). */
+int hr_redis_send(hr_redis_t *r, int n, char *err, size_t errlen) __attribute__((warn_unused_result));
 
 void hr_redis_close(hr_redis_t *r);
 

@@ -201,7 +201,8 @@ void hr_consumer_done(hr_consumer_t *c, bool ok)
     stream_backoff(c);
 }
 
-int hr_consumer_ack(hr_consumer_t *c, const char *const *ids, size_t n, char *err, size_t errlen)
+int hr_consumer_ack(hr_consumer_t *c, const char *const *ids, size_t n, bool wait, char *err,
+                    size_t errlen)
 {
     if (n == 0)
         return 0;
@@ -217,7 +218,9 @@ int hr_consumer_ack(hr_consumer_t *c, const char *const *ids, size_t n, char *er
         argv[1] = "XDEL";
         argv[2] = c->stream;
         rc = hr_redis_append(c->redis, (int)n + 2, argv + 1, NULL, err, errlen);
-        rc = rc == 0 && hr_redis_flush(c->redis, 2, err, errlen) == 0 ? 0 : -1;
+        if (rc == 0)
+            rc = wait ? (hr_redis_flush(c->redis, 2, err, errlen) == 0 ? 0 : -1)
+                      : hr_redis_send(c->redis, 2, err, errlen);
     }
     free(argv);
     return rc;

@@ -67,9 +67,13 @@ int hr_consumer_next(hr_consumer_t *c, long count, long block_ms, hr_stream_batc
  * consumer's own pending entries after a growing pause. */
 void hr_consumer_done(hr_consumer_t *c, bool ok);
 
-/* Acknowledges and deletes the given entries (one pipelined round trip). */
-int hr_consumer_ack(hr_consumer_t *c, const char *const *ids, size_t n, char *err, size_t errlen)
-    __attribute__((warn_unused_result));
+/* Acknowledges and deletes the given entries (XACK and XDEL, pipelined).
+ * wait: read their answers now; otherwise they are only written, and read
+ * before the next command's (hr_redis_send), which they then share an fsync
+ * with. An ack that fails either way only makes the entries come back, to
+ * be skipped. */
+int hr_consumer_ack(hr_consumer_t *c, const char *const *ids, size_t n, bool wait, char *err,
+                    size_t errlen) __attribute__((warn_unused_result));
 
 /* Puts the delivery of each row of res (its id in column id_col, its
  * notification's in nid_col) on stream as {d, n}, in one pipelined round

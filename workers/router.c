@@ -207,7 +207,7 @@ int hr_router_process(hr_router_t *rt, hr_stream_batch_t *batch, char *err, size
     }
     if (hr_redis_flush(&rt->redis, queued, err, errlen) != 0)
         goto done;
-    if (hr_consumer_ack(&rt->consumer, ids, nids, err, errlen) != 0)
+    if (hr_consumer_ack(&rt->consumer, ids, nids, true, err, errlen) != 0)
         goto done;
     json_array_foreach(notifs, i, d)
         hr_log_json(HR_LOG_INFO, hr_json_str(d, "request_id"), "stored",

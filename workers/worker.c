@@ -456,12 +456,15 @@ static void worker_ack_later(hr_worker_t *w, const char *stream_id)
     w->nacks++;
 }
 
-static void worker_flush_acks(hr_worker_t *w)
+/* Acks what was recorded. In the loop they are only written (wait false):
+ * their answers, and Redis's fsync of them, come with the next read's. */
+static void worker_flush_acks(hr_worker_t *w, bool wait)
 {
     if (w->nacks == 0)
         return;
     char err[256];
-    if (hr_consumer_ack(&w->consumer, (const char *const *)w->acks, w->nacks, err, sizeof err) != 0)
+    if (hr_consumer_ack(&w->consumer, (const char *const *)w->acks, w->nacks, wait, err,
+                        sizeof err) != 0)
         hr_log_warn("ack failed (the entries are read again and skipped): %s", err);
     for (size_t i = 0; i < w->nacks; i++)
         free(w->acks[i]);
@@ -1416,7 +1419,7 @@ int hr_worker_run(hr_worker_t *w, const char *config_path)
             }
         }
         worker_pump(w, w->njobs >= (size_t)w->cfg->worker_max_inflight ? 100 : 20);
-        worker_flush_acks(w);
+        worker_flush_acks(w, false);
     }
     /* Stopping: what waits for a gate goes back untried; what is in flight
      * finishes (bounded by the request timeouts) and is recorded. */
@@ -1431,7 +1434,7 @@ int hr_worker_run(hr_worker_t *w, const char *config_path)
     while (w->inflight > 0)
         worker_pump(w, 100);
     worker_record_all(w);
-    worker_flush_acks(w);
+    worker_flush_acks(w, true);
     hr_log_info("worker stopped");
     if (w->provider != NULL)
         w->provider->close(w->provider_state);
