@@ -120,6 +120,26 @@ def test_send_email_and_in_app_end_to_end(tenant, db):
     assert str(env_id) == tenant.env and user_id == payload["user"]["id"] and title == payload["title"]
 
 
+def test_delivered_entries_leave_their_streams(tenant, rds):
+    """Workers ack and delete what they delivered: nothing of ours stays on a
+    channel stream. The acks are written without waiting for their answers,
+    so this is where a lost one shows."""
+    ids = [accept(tenant.key, notification(email=unique_email(), channels=["email", "in_app"]))
+           for _ in range(5)]
+    deliveries = set()
+    for nid in ids:
+        doc = wait_notification(tenant.key, nid, both_sent, desc="email and in_app sent")
+        deliveries |= {d["id"] for d in doc["deliveries"]}
+    assert len(deliveries) == 10
+
+    def ours_left():
+        return [(channel, entry_id) for channel in ("email", "in_app")
+                for entry_id, fields in rds.xrange(f"herald:deliveries:{channel}")
+                if fields.get("d") in deliveries]
+    # XACK and XDEL go together: an entry deleted from the stream was acked.
+    h.wait_for(lambda: not ours_left(), timeout=10, desc="delivered entries deleted from their streams")
+
+
 def test_non_ascii_text_survives(tenant, db):
     to = unique_email()
     title = f"café ✓ {uuid.uuid4().hex[:6]} — ünïcødé 日本"
