@@ -69,8 +69,10 @@ int hr_redis_flush(hr_redis_t *r, int n, char *err, size_t errlen) __attribute__
  * their answers: the next command on r reads them first (an error answer is
  * logged then). For writes whose outcome can wait, such as acks: written
  * before the next command, they share its turn of Redis's event loop, so
- * with appendfsync always its fsync too. Returns 0, or -1 on an I/O error,
- * which drops the connection (Redis may or may not have run them). */
+ * with appendfsync always its fsync too. Only for a connection whose answers
+ * are all read through these functions (not redisGetReply on r->ctx, as the
+ * gateway's replay does). Returns 0, or -1 on an I/O error, which drops the
+ * connection (Redis may or may not have run them). */
 int hr_redis_send(hr_redis_t *r, int n, char *err, size_t errlen) __attribute__((warn_unused_result));
 
 void hr_redis_close(hr_redis_t *r);
