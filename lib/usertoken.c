@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "crypto.h"
 #include "log.h"
@@ -103,35 +104,13 @@ char *hr_usertoken_issue(hr_db_t *db, const char *env_id, const char *user_id, l
     return tok;
 }
 
-int hr_usertoken_verify(hr_db_t *db, const char *token, const char *expect_env,
-                        hr_usertoken_t *out, char *err, size_t errlen)
+/* Checks token's signature with keys (n of them) and its claims for env_id.
+ * Returns 0 with out filled, or -1 with the reason in err. */
+static int ut_check(const char *token, const char *env_id, unsigned char *const keys[2],
+                    const size_t lens[2], int n, hr_usertoken_t *out, char *err, size_t errlen)
 {
-    json_t *peek = hr_token_peek(token);
-    const char *env = json_string_value(json_object_get(peek, "env"));
-    if (env == NULL || !hr_uuid_valid(env)) {
-        json_decref(peek);
-        snprintf(err, errlen, "malformed token");
-        return -1;
-    }
-    char env_id[HR_UUID_STRLEN];
-    snprintf(env_id, sizeof env_id, "%s", env);
-    json_decref(peek);
-    if (expect_env != NULL && strcmp(env_id, expect_env) != 0) {
-        snprintf(err, errlen, "wrong environment");
-        return -1;
-    }
-    unsigned char *keys[2] = {NULL, NULL};
-    size_t lens[2] = {0, 0};
-    int n = ut_load(db, env_id, keys, lens, err, errlen);
-    if (n < 0)
-        return -2;
-    if (n == 0) {
-        snprintf(err, errlen, "unknown environment");
-        return -1;
-    }
     json_t *claims =
         hr_token_verify(token, (const unsigned char *const *)keys, lens, n, err, errlen);
-    ut_free(keys, lens, n);
     if (claims == NULL)
         return -1;
     int rc = -1;
@@ -149,6 +128,135 @@ int hr_usertoken_verify(hr_db_t *db, const char *token, const char *expect_env,
     rc = 0;
 done:
     json_decref(claims);
+    return rc;
+}
+
+typedef struct ut_cached {
+    char env_id[HR_UUID_STRLEN]; /* "" when the slot is free */
+    unsigned char *keys[2];      /* hr_crypto_open's; freed by ut_cached_clear */
+    size_t lens[2];
+    int n;
+    long long loaded_ms;
+    unsigned long long order; /* when it was put, in puts: the smallest goes first */
+} ut_cached_t;
+
+struct hr_usertoken_cache {
+    long ttl_ms;
+    unsigned long long puts;
+    ut_cached_t e[HR_USERTOKEN_CACHE_MAX];
+};
+
+static long long ut_now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static void ut_cached_clear(ut_cached_t *e)
+{
+    ut_free(e->keys, e->lens, e->n);
+    memset(e, 0, sizeof *e);
+}
+
+hr_usertoken_cache_t *hr_usertoken_cache_new(long ttl_ms)
+{
+    hr_usertoken_cache_t *c = calloc(1, sizeof *c);
+    hr_assert(c != NULL);
+    c->ttl_ms = ttl_ms;
+    return c;
+}
+
+void hr_usertoken_cache_free(hr_usertoken_cache_t *c)
+{
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < HR_USERTOKEN_CACHE_MAX; i++)
+        ut_cached_clear(&c->e[i]);
+    free(c);
+}
+
+/* env_id's entry while it is fresh, or NULL. */
+static ut_cached_t *ut_cache_get(hr_usertoken_cache_t *c, const char *env_id)
+{
+    for (size_t i = 0; i < HR_USERTOKEN_CACHE_MAX; i++)
+        if (strcmp(c->e[i].env_id, env_id) == 0)
+            return ut_now_ms() - c->e[i].loaded_ms < c->ttl_ms ? &c->e[i] : NULL;
+    return NULL;
+}
+
+/* Keeps the n keys of env_id (taking them over): in its old slot, a free
+ * one, or the oldest. */
+static void ut_cache_put(hr_usertoken_cache_t *c, const char *env_id, unsigned char *keys[2],
+                         const size_t lens[2], int n)
+{
+    ut_cached_t *slot = NULL;
+    for (size_t i = 0; i < HR_USERTOKEN_CACHE_MAX && slot == NULL; i++)
+        if (strcmp(c->e[i].env_id, env_id) == 0)
+            slot = &c->e[i];
+    for (size_t i = 0; i < HR_USERTOKEN_CACHE_MAX && slot == NULL; i++)
+        if (c->e[i].env_id[0] == '\0')
+            slot = &c->e[i];
+    if (slot == NULL) {
+        slot = &c->e[0];
+        for (size_t i = 1; i < HR_USERTOKEN_CACHE_MAX; i++)
+            if (c->e[i].order < slot->order)
+                slot = &c->e[i];
+    }
+    ut_cached_clear(slot);
+    snprintf(slot->env_id, sizeof slot->env_id, "%s", env_id);
+    for (int i = 0; i < n; i++) {
+        slot->keys[i] = keys[i];
+        slot->lens[i] = lens[i];
+    }
+    slot->n = n;
+    slot->loaded_ms = ut_now_ms();
+    slot->order = ++c->puts;
+}
+
+int hr_usertoken_verify(hr_db_t *db, const char *token, const char *expect_env,
+                        hr_usertoken_t *out, char *err, size_t errlen)
+{
+    return hr_usertoken_verify_cached(NULL, db, token, expect_env, out, err, errlen);
+}
+
+int hr_usertoken_verify_cached(hr_usertoken_cache_t *c, hr_db_t *db, const char *token,
+                               const char *expect_env, hr_usertoken_t *out, char *err,
+                               size_t errlen)
+{
+    json_t *peek = hr_token_peek(token);
+    const char *env = json_string_value(json_object_get(peek, "env"));
+    if (env == NULL || !hr_uuid_valid(env)) {
+        json_decref(peek);
+        snprintf(err, errlen, "malformed token");
+        return -1;
+    }
+    char env_id[HR_UUID_STRLEN];
+    snprintf(env_id, sizeof env_id, "%s", env);
+    json_decref(peek);
+    if (expect_env != NULL && strcmp(env_id, expect_env) != 0) {
+        snprintf(err, errlen, "wrong environment");
+        return -1;
+    }
+    ut_cached_t *hit = c != NULL ? ut_cache_get(c, env_id) : NULL;
+    if (hit != NULL && ut_check(token, env_id, hit->keys, hit->lens, hit->n, out, err, errlen) == 0)
+        return 0;
+    /* Not cached, or refused by keys up to ttl old (the secret may have just
+     * been rotated): ask PostgreSQL. */
+    unsigned char *keys[2] = {NULL, NULL};
+    size_t lens[2] = {0, 0};
+    int n = ut_load(db, env_id, keys, lens, err, errlen);
+    if (n < 0)
+        return -2;
+    if (n == 0) {
+        snprintf(err, errlen, "unknown environment");
+        return -1;
+    }
+    int rc = ut_check(token, env_id, keys, lens, n, out, err, errlen);
+    if (c != NULL)
+        ut_cache_put(c, env_id, keys, lens, n);
+    else
+        ut_free(keys, lens, n);
     return rc;
 }
 

@@ -34,6 +34,25 @@ int hr_usertoken_verify(hr_db_t *db, const char *token, const char *expect_env,
                         hr_usertoken_t *out, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
+/* Environments' opened signing keys, kept by one process (not thread-safe)
+ * for ttl_ms so a burst of connections (a gateway's reconnect storm) does
+ * not ask PostgreSQL once each. At most HR_USERTOKEN_CACHE_MAX
+ * environments; the oldest entry makes room. A token the cached keys refuse
+ * is checked again with keys read afresh (a rotation is seen at once), so
+ * staleness only means an old secret that lapsed (rotation grace over)
+ * still verifies for up to ttl_ms. */
+#define HR_USERTOKEN_CACHE_MAX 64
+typedef struct hr_usertoken_cache hr_usertoken_cache_t;
+
+/* A new empty cache (caller frees with hr_usertoken_cache_free). */
+hr_usertoken_cache_t *hr_usertoken_cache_new(long ttl_ms);
+void hr_usertoken_cache_free(hr_usertoken_cache_t *c);
+
+/* hr_usertoken_verify, with keys from c while they are fresh; c NULL: none. */
+int hr_usertoken_verify_cached(hr_usertoken_cache_t *c, hr_db_t *db, const char *token,
+                               const char *expect_env, hr_usertoken_t *out, char *err,
+                               size_t errlen) __attribute__((warn_unused_result));
+
 /* Replaces the environment's signing secret; the old one keeps verifying
  * for grace_s seconds. Returns 0 or -1 with err. */
 int hr_usertoken_rotate(hr_db_t *db, const char *env_id, long grace_s, char *err, size_t errlen)

@@ -70,6 +70,7 @@ typedef struct rt_gw {
     struct lws_context *ctx;
     struct ev_loop *loop;  /* the event loop lws runs on (ours: libev, epoll) */
     hr_db_t db;
+    hr_usertoken_cache_t *tokens; /* environments' signing keys (made on first use) */
     hr_redis_t redis;
     hr_rt_rooms_t rooms;
     hr_rt_fanout_t fanout;
@@ -89,6 +90,10 @@ static rt_gw_t gw;
 #define RT_PRE LWS_PRE
 #define RT_ARG_MAX 2048
 #define RT_WRITE_BATCH 16 /* messages written per WRITEABLE callback at most */
+/* How long an environment's signing keys are reused to check tokens: a
+ * reconnect storm asks PostgreSQL once per environment, not per connection;
+ * a secret whose rotation grace ended still verifies for up to this long. */
+#define RT_TOKEN_CACHE_MS 5000
 
 static uint32_t gw_clock(void)
 {
@@ -194,7 +199,9 @@ static int gw_admit(struct lws *wsi, hr_usertoken_t *who)
         gw_http_error(wsi, 503, "not_ready", "the database is unreachable; try again");
         return -1;
     }
-    int rc = hr_usertoken_verify(&gw.db, token, expect, who, err, sizeof err);
+    if (gw.tokens == NULL)
+        gw.tokens = hr_usertoken_cache_new(RT_TOKEN_CACHE_MS);
+    int rc = hr_usertoken_verify_cached(gw.tokens, &gw.db, token, expect, who, err, sizeof err);
     if (rc == -2) {
         hr_log_error("token check failed: %s", err);
         gw_http_error(wsi, 503, "not_ready", "the database is unreachable; try again");
@@ -944,6 +951,7 @@ int hr_rt_gateway_run(hr_config_t *cfg, const char *config_path)
     ev_loop_destroy(gw.loop);
     gw.loop = NULL;
     hr_rt_rooms_free(&gw.rooms);
+    hr_usertoken_cache_free(gw.tokens);
     hr_db_close(&gw.db);
     hr_redis_close(&gw.redis);
     return 0;
@@ -954,6 +962,7 @@ fail:
     lws_context_destroy(gw.ctx);
     ev_loop_destroy(gw.loop);
     hr_rt_rooms_free(&gw.rooms);
+    hr_usertoken_cache_free(gw.tokens);
     hr_db_close(&gw.db);
     return 1;
 }

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "config.h"
 #include "crypto.h"
@@ -23,18 +24,21 @@
 #define ENV_B "01a20000-0000-7000-8000-00000000000b"
 
 typedef struct fake_env {
-    const char *id;
+    char id[HR_UUID_STRLEN];
     char *secret;   /* sealed, or NULL */
     char *previous; /* sealed, or NULL */
     bool previous_valid;
 } fake_env_t;
 
-static fake_env_t envs[2] = {{ENV_A, NULL, NULL, false}, {ENV_B, NULL, NULL, false}};
+/* ENV_A, ENV_B, then more than a cache holds (made in group_setup). */
+#define NENVS (2 + HR_USERTOKEN_CACHE_MAX + 8)
+static fake_env_t envs[NENVS] = {{ENV_A, NULL, NULL, false}, {ENV_B, NULL, NULL, false}};
 static bool db_down = false;
+static int selects; /* signing-secret SELECTs answered */
 
 static fake_env_t *find_env(const char *id)
 {
-    for (size_t i = 0; i < 2; i++)
+    for (size_t i = 0; i < NENVS; i++)
         if (strcmp(envs[i].id, id) == 0)
             return &envs[i];
     return NULL;
@@ -56,6 +60,7 @@ PGresult *__wrap_hr_db_exec(hr_db_t *db, const char *sql, int nparams, const cha
         return NULL;
     }
     assert_non_null(strstr(sql, "SELECT signing_secret"));
+    selects++;
     PGresult *res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
     PGresAttDesc cols[2];
     memset(cols, 0, sizeof cols);
@@ -106,6 +111,8 @@ static int group_setup(void **state)
     (void)state;
     if (sodium_init() < 0)
         return -1;
+    for (size_t i = 2; i < NENVS; i++)
+        snprintf(envs[i].id, sizeof envs[i].id, "01a20000-0000-7000-8000-%012zx", 0x100 + i);
     hr_config_t cfg;
     char err[256];
     memset(&cfg, 0, sizeof cfg);
@@ -117,7 +124,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
-    for (size_t i = 0; i < 2; i++) {
+    for (size_t i = 0; i < NENVS; i++) {
         free(envs[i].secret);
         free(envs[i].previous);
     }
@@ -269,6 +276,101 @@ static void test_database_down_is_not_a_401(void **state)
     free(t);
 }
 
+/* verify through c; returns its result and how many SELECTs it made. */
+static int cached(hr_usertoken_cache_t *c, const char *token, const char *env, int *asked)
+{
+    hr_usertoken_t out;
+    char err[256];
+    int before = selects;
+    int rc = hr_usertoken_verify_cached(c, &db, token, env, &out, err, sizeof err);
+    *asked = selects - before;
+    return rc;
+}
+
+static void test_cache_asks_once_per_environment(void **state)
+{
+    (void)state;
+    hr_usertoken_cache_t *c = hr_usertoken_cache_new(60000);
+    char *t1 = issue(ENV_A, "u1", 600), *t2 = issue(ENV_A, "u2", 600);
+    int asked;
+    assert_int_equal(cached(c, t1, ENV_A, &asked), 0);
+    assert_int_equal(asked, 1);
+    assert_int_equal(cached(c, t2, ENV_A, &asked), 0);
+    assert_int_equal(asked, 0);
+    assert_int_equal(cached(c, t1, NULL, &asked), 0);
+    assert_int_equal(asked, 0);
+    /* refused as before: another environment, a forged signature */
+    assert_int_equal(cached(c, t1, ENV_B, &asked), -1);
+    char *forged = forge(ENV_B, json_pack("{s:s, s:s, s:s}", "typ", "user", "sub", "x", "env", ENV_A), 600);
+    assert_int_equal(cached(c, forged, ENV_A, &asked), -1);
+    assert_int_equal(asked, 1); /* a refusal asks again: the secret may have been rotated */
+    /* without a cache every check asks */
+    assert_int_equal(cached(NULL, t2, ENV_A, &asked), 0);
+    assert_int_equal(asked, 1);
+    db_down = true; /* cached keys still verify while PostgreSQL is away */
+    assert_int_equal(cached(c, t2, ENV_A, &asked), 0);
+    db_down = false;
+    hr_usertoken_cache_free(c);
+    free(t1);
+    free(t2);
+    free(forged);
+}
+
+static void test_cache_sees_rotation_and_ages_out(void **state)
+{
+    (void)state;
+    char err[256];
+    hr_usertoken_cache_t *c = hr_usertoken_cache_new(60000);
+    char *old = issue(ENV_A, "u", 600);
+    int asked;
+    assert_int_equal(cached(c, old, ENV_A, &asked), 0);
+    /* a token of the new secret verifies at once (the cached keys refuse it,
+     * so they are read again) */
+    assert_int_equal(hr_usertoken_rotate(&db, ENV_A, 0, err, sizeof err), 0);
+    char *fresh = issue(ENV_A, "u", 600);
+    assert_int_equal(cached(c, fresh, ENV_A, &asked), 0);
+    assert_int_equal(asked, 1);
+    assert_int_equal(cached(c, old, ENV_A, &asked), -1); /* re-read: the old secret is gone */
+    hr_usertoken_cache_free(c);
+    /* the documented staleness: a secret whose grace ended verifies from the
+     * cache until its entry is ttl old, then no more */
+    c = hr_usertoken_cache_new(50);
+    assert_int_equal(cached(c, fresh, ENV_A, &asked), 0);
+    assert_int_equal(hr_usertoken_rotate(&db, ENV_A, 0, err, sizeof err), 0);
+    assert_int_equal(cached(c, fresh, ENV_A, &asked), 0);
+    assert_int_equal(asked, 0);
+    struct timespec pause = {0, 80 * 1000000L};
+    nanosleep(&pause, NULL);
+    assert_int_equal(cached(c, fresh, ENV_A, &asked), -1);
+    assert_int_equal(asked, 1);
+    hr_usertoken_cache_free(c);
+    free(old);
+    free(fresh);
+}
+
+static void test_cache_makes_room_by_age(void **state)
+{
+    (void)state;
+    hr_usertoken_cache_t *c = hr_usertoken_cache_new(60000);
+    char *tok[NENVS];
+    int asked;
+    for (size_t i = 2; i < NENVS; i++) {
+        tok[i] = issue(envs[i].id, "u", 600);
+        assert_int_equal(cached(c, tok[i], envs[i].id, &asked), 0);
+        assert_int_equal(asked, 1);
+    }
+    /* the newest HR_USERTOKEN_CACHE_MAX stayed, the oldest made room */
+    for (size_t i = NENVS - HR_USERTOKEN_CACHE_MAX; i < NENVS; i++) {
+        assert_int_equal(cached(c, tok[i], envs[i].id, &asked), 0);
+        assert_int_equal(asked, 0);
+    }
+    assert_int_equal(cached(c, tok[2], envs[2].id, &asked), 0);
+    assert_int_equal(asked, 1);
+    for (size_t i = 2; i < NENVS; i++)
+        free(tok[i]);
+    hr_usertoken_cache_free(c);
+}
+
 /* session: member access tokens, signed with a key derived from the master key. */
 static char *member_token(const char *typ, long ttl)
 {
@@ -318,6 +420,9 @@ int main(void)
         cmocka_unit_test(test_member_token_is_not_a_user_token),
         cmocka_unit_test(test_rotation_grace),
         cmocka_unit_test(test_database_down_is_not_a_401),
+        cmocka_unit_test(test_cache_asks_once_per_environment),
+        cmocka_unit_test(test_cache_sees_rotation_and_ages_out),
+        cmocka_unit_test(test_cache_makes_room_by_age),
         cmocka_unit_test(test_access_tokens),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
