@@ -523,17 +523,32 @@ static void gw_dispatch(void)
         hr_rt_fanitem_free(it);
         it = next;
     }
-    /* Writable requests newest first. libev runs the callbacks of one turn
-     * last-ready-first, and sockets become ready in the order they are
-     * asked for: this way a batch is written oldest event first. After a
-     * stall (a batch of thousands, written over tens of ms) the events that
-     * waited longest no longer wait for the whole batch too. */
+    /* Each woken session is serviced at once as if its socket had polled
+     * writable (lws_service_fd with POLLOUT): lws runs its SERVER_WRITEABLE
+     * callback, where the writes happen, without the round trip through
+     * the event loop that lws_callback_on_writable() costs (two epoll_ctl
+     * calls and a wake-up per message: a fifth of the gateway's CPU at
+     * 100,000 frames/s). A socket that is in fact full keeps lws's
+     * remainder and gets POLLOUT armed by lws, as after any partial write.
+     * Oldest event first: the list was built newest first. */
+    rt_session_t *order = NULL;
     while (wake != NULL) {
         rt_session_t *s = wake;
         wake = s->wake_next;
+        s->wake_next = order;
+        order = s;
+    }
+    while (order != NULL) {
+        rt_session_t *s = order;
+        order = s->wake_next;
         s->wake_next = NULL;
         s->flags &= (uint8_t)~RT_F_WAKE;
-        lws_callback_on_writable(s->wsi);
+        struct lws_pollfd pfd = {.fd = lws_get_socket_fd(s->wsi), .events = LWS_POLLIN,
+                                 .revents = LWS_POLLOUT};
+        if (pfd.fd < 0)
+            lws_callback_on_writable(s->wsi);
+        else
+            (void)lws_service_fd(gw.ctx, &pfd); /* s may be gone after this */
     }
 }
 
