@@ -176,13 +176,20 @@ void hr_usertoken_cache_free(hr_usertoken_cache_t *c)
     free(c);
 }
 
-/* env_id's entry while it is fresh, or NULL. */
-static ut_cached_t *ut_cache_get(hr_usertoken_cache_t *c, const char *env_id)
+/* env_id's entry, fresh or not, or NULL. */
+static ut_cached_t *ut_cache_find(hr_usertoken_cache_t *c, const char *env_id)
 {
     for (size_t i = 0; i < HR_USERTOKEN_CACHE_MAX; i++)
         if (strcmp(c->e[i].env_id, env_id) == 0)
-            return ut_now_ms() - c->e[i].loaded_ms < c->ttl_ms ? &c->e[i] : NULL;
+            return &c->e[i];
     return NULL;
+}
+
+/* env_id's entry while it is fresh, or NULL. */
+static ut_cached_t *ut_cache_get(hr_usertoken_cache_t *c, const char *env_id)
+{
+    ut_cached_t *e = ut_cache_find(c, env_id);
+    return e != NULL && ut_now_ms() - e->loaded_ms < c->ttl_ms ? e : NULL;
 }
 
 /* Keeps the n keys of env_id (taking them over): in its old slot, a free
@@ -190,10 +197,7 @@ static ut_cached_t *ut_cache_get(hr_usertoken_cache_t *c, const char *env_id)
 static void ut_cache_put(hr_usertoken_cache_t *c, const char *env_id, unsigned char *keys[2],
                          const size_t lens[2], int n)
 {
-    ut_cached_t *slot = NULL;
-    for (size_t i = 0; i < HR_USERTOKEN_CACHE_MAX && slot == NULL; i++)
-        if (strcmp(c->e[i].env_id, env_id) == 0)
-            slot = &c->e[i];
+    ut_cached_t *slot = ut_cache_find(c, env_id);
     for (size_t i = 0; i < HR_USERTOKEN_CACHE_MAX && slot == NULL; i++)
         if (c->e[i].env_id[0] == '\0')
             slot = &c->e[i];
