@@ -1401,9 +1401,8 @@ int hr_worker_run(hr_worker_t *w, const char *config_path)
         /* At most a quarter of max_inflight: with more, one endpoint's
          * batches would overflow its three quarters (worker_enqueue) and be
          * released at once as bulkhead_full. */
-        long per_read = w->cfg->worker_batch;
-        if (per_read > w->cfg->worker_max_inflight / 4)
-            per_read = w->cfg->worker_max_inflight / 4 > 0 ? w->cfg->worker_max_inflight / 4 : 1;
+        long quarter = w->cfg->worker_max_inflight / 4 > 0 ? w->cfg->worker_max_inflight / 4 : 1;
+        long per_read = w->cfg->worker_batch < quarter ? w->cfg->worker_batch : quarter;
         if (room > 0 && (waiting < per_read || mono_ms() - w->last_read_ms >= 500)) {
             w->last_read_ms = mono_ms();
             long count = room < per_read ? room : per_read;
