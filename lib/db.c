@@ -275,6 +275,37 @@ int hr_db_send(hr_db_t *db, const char *sql, int nparams, const char *const *par
     return 0;
 }
 
+int hr_db_send_prepared(hr_db_t *db, const char *name, const char *sql, int nparams,
+                        const char *const *params, char *err, size_t errlen)
+{
+    if (hr_db_ensure(db, err, errlen) != 0)
+        return -1;
+    int pid = PQbackendPID(db->conn);
+    size_t slot = HR_DB_SEND_PREPARED;
+    bool ready = false;
+    for (size_t i = 0; i < HR_DB_SEND_PREPARED && !ready; i++) {
+        if (db->sent_prep[i].name != NULL && strcmp(db->sent_prep[i].name, name) == 0) {
+            slot = i;
+            ready = db->sent_prep[i].pid == pid;
+        } else if (db->sent_prep[i].name == NULL && slot == HR_DB_SEND_PREPARED) {
+            slot = i;
+        }
+    }
+    hr_assert(slot < HR_DB_SEND_PREPARED);
+    /* 42P05: prepared already in this session (a mark forgotten after an
+     * error): as good */
+    if (!ready && db_prepare(db, name, sql, nparams, err, errlen) != 0 &&
+        strncmp(err, "42P05", 5) != 0)
+        return -1;
+    db->sent_prep[slot].name = name;
+    db->sent_prep[slot].pid = pid;
+    if (PQsendQueryPrepared(db->conn, name, nparams, params, NULL, NULL, 0) != 1) {
+        db_errmsg(db, NULL, err, errlen);
+        return -1;
+    }
+    return 0;
+}
+
 int hr_db_answer(hr_db_t *db, bool wait, PGresult **res, char *err, size_t errlen)
 {
     *res = NULL;
@@ -290,6 +321,11 @@ int hr_db_answer(hr_db_t *db, bool wait, PGresult **res, char *err, size_t errle
     }
     db_errmsg(db, r, err, errlen);
     PQclear(r);
+    /* 26000: a statement hr_db_send_prepared thought prepared is not (a new
+     * session that got the old one's pid): prepare them all again */
+    if (strncmp(err, "26000", 5) == 0)
+        for (size_t i = 0; i < HR_DB_SEND_PREPARED; i++)
+            db->sent_prep[i].pid = 0;
     return 1;
 }
 

@@ -8,9 +8,16 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#define HR_DB_SEND_PREPARED 4 /* statements hr_db_send_prepared keeps per connection */
+
 typedef struct hr_db {
     PGconn *conn;
     char conninfo[512];
+    /* what hr_db_send_prepared prepared, in which session (backend pid) */
+    struct {
+        const char *name;
+        int pid;
+    } sent_prep[HR_DB_SEND_PREPARED];
 } hr_db_t;
 
 /* Opens the connection. Returns 0, or -1 with the reason in err. */
@@ -64,9 +71,17 @@ PGresult *hr_db_begin_exec_prepared(hr_db_t *db, const char *name, const char *s
 int hr_db_send(hr_db_t *db, const char *sql, int nparams, const char *const *params, char *err,
                size_t errlen) __attribute__((warn_unused_result));
 
-/* The answer to hr_db_send. Without wait, reads what has arrived (wait for
- * PQsocket to be readable) and returns 0 while the answer is incomplete;
- * with wait, blocks for it. Returns 1 once it is in: *res is the result
+/* hr_db_send of a statement prepared once per session under name (a
+ * string that outlives db), planned once (see hr_db_exec_prepared): the
+ * first send in a session prepares it, synchronously. At most
+ * HR_DB_SEND_PREPARED names per connection. */
+int hr_db_send_prepared(hr_db_t *db, const char *name, const char *sql, int nparams,
+                        const char *const *params, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* The answer to hr_db_send or hr_db_send_prepared. Without wait, reads
+ * what has arrived (wait for PQsocket to be readable) and returns 0 while
+ * the answer is incomplete; with wait, blocks for it. Returns 1 once it is in: *res is the result
  * (caller frees with PQclear), or NULL with err. */
 int hr_db_answer(hr_db_t *db, bool wait, PGresult **res, char *err, size_t errlen)
     __attribute__((warn_unused_result));

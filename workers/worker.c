@@ -980,7 +980,8 @@ static void worker_record_send(hr_worker_t *w)
 {
     char err[256];
     const char *p[2] = {w->rec_text, w->rec_ids.data};
-    if (hr_db_send(&w->rec_db, record_many_sql, 2, p, err, sizeof err) == 0)
+    if (hr_db_send_prepared(&w->rec_db, "worker_record", record_many_sql, 2, p, err,
+                            sizeof err) == 0)
         w->rec_sent = true;
     else
         worker_record_failed(w, err);
