@@ -987,17 +987,26 @@ static void worker_record_send(hr_worker_t *w)
         worker_record_failed(w, err);
 }
 
+/* Takes the answer to a statement sent on db (*sent says one is awaited)
+ * if it came (with wait: waits for it): true with *res (or NULL and err),
+ * *sent cleared; false when nothing was taken. */
+static bool worker_db_answer(hr_db_t *db, bool *sent, bool wait, PGresult **res, char *err,
+                             size_t errlen)
+{
+    if (!*sent || hr_db_answer(db, wait, res, err, errlen) == 0)
+        return false;
+    *sent = false;
+    return true;
+}
+
 /* Takes the answer to the batch being recorded, if it came (with wait:
  * waits for it). */
 static void worker_record_answer(hr_worker_t *w, bool wait)
 {
-    if (!w->rec_sent)
-        return;
     PGresult *res;
     char err[256];
-    if (hr_db_answer(&w->rec_db, wait, &res, err, sizeof err) == 0)
+    if (!worker_db_answer(&w->rec_db, &w->rec_sent, wait, &res, err, sizeof err))
         return;
-    w->rec_sent = false;
     if (res == NULL) {
         worker_record_failed(w, err);
         return;
@@ -1168,10 +1177,13 @@ static int worker_prefetch(hr_worker_t *w, PGresult *res, hr_webhook_endpoint_t 
     return rc;
 }
 
-/* Claims what it can of a batch and starts it: synchronous sends are done
- * and recorded here, network sends are queued for their gates. Entries
- * whose delivery was not claimable are acked at once. */
-static int worker_batch(hr_worker_t *w, hr_stream_batch_t *batch, char *err, size_t errlen)
+/* The claim of a batch read from the stream is sent on its own connection
+ * (w->claim_db) and its answer taken when it comes, so the sends in flight
+ * go on meanwhile; the stream is not read again until it is in. */
+
+/* Sends the claim of the deliveries the batch names, or, when it names none,
+ * acks its entries and is done with it. Takes the batch. */
+static void worker_claim_send(hr_worker_t *w, hr_stream_batch_t *batch)
 {
     hr_buf_t arr = HR_BUF_INIT;
     hr_buf_puts(&arr, "{");
@@ -1183,94 +1195,126 @@ static int worker_batch(hr_worker_t *w, hr_stream_batch_t *batch, char *err, siz
         hr_buf_printf(&arr, "%s%s", nd++ ? "," : "", d);
     }
     hr_buf_puts(&arr, "}");
-    int rc = -1;
-    PGresult *res = NULL;
-    hr_webhook_endpoint_t **eps = NULL;
-    bool *used = calloc(batch->n + 1, sizeof *used);
-    hr_assert(used != NULL);
-    if (nd > 0) {
+    char err[256];
+    if (nd == 0) { /* nothing to claim: the entries are done with */
+        for (size_t i = 0; i < batch->n; i++)
+            worker_ack_later(w, batch->entries[i].id);
+        hr_consumer_done(&w->consumer, true);
+        hr_stream_batch_free(batch);
+    } else {
         char lease[24];
         snprintf(lease, sizeof lease, "%ld", w->cfg->worker_lease_s);
         const char *p[3] = {arr.data, lease, hr_channel_name(w->channel)};
-        res = hr_db_exec_prepared(&w->db, "worker_claim", claim_sql, 3, p, err, errlen);
-        if (res == NULL)
-            goto done;
-        /* Without the integrations the claimed rows still go: their leases
-         * would otherwise hold them; a send fails over to the sink only
-         * when no integration exists, so wait for the database instead. */
-        while (worker_prefetch(w, res, &eps, err, errlen) != 0) {
-            if (hr_proc_stop)
-                break;
-            hr_log_warn("loading integrations: %s", err);
-            hr_proc_sleep_ms(500);
+        if (hr_db_send_prepared(&w->claim_db, "worker_claim", claim_sql, 3, p, err,
+                                sizeof err) == 0) {
+            w->claiming = *batch;
+            w->claim_sent = true;
+        } else {
+            hr_log_warn("batch not finished, will retry: %s", err);
+            hr_consumer_done(&w->consumer, false);
+            hr_stream_batch_free(batch);
         }
-        for (int row = 0; row < PQntuples(res); row++) {
-            /* The stream entry of this delivery (the first one naming it). */
-            const char *sid = NULL;
-            for (size_t i = 0; i < batch->n && sid == NULL; i++) {
-                const char *d = hr_stream_field(&batch->entries[i], "d");
-                if (!used[i] && d != NULL && strcasecmp(d, PQgetvalue(res, row, 0)) == 0) {
-                    sid = batch->entries[i].id;
-                    used[i] = true;
-                }
+    }
+    hr_buf_free(&arr);
+}
+
+/* Starts what was claimed of the batch (res: the claim's rows):
+ * synchronous sends are done and recorded here, network sends are queued
+ * for their gates. Entries whose delivery was not claimable are acked. */
+static void worker_claim_take(hr_worker_t *w, hr_stream_batch_t *batch, PGresult *res)
+{
+    char err[256];
+    hr_webhook_endpoint_t **eps = NULL;
+    bool *used = calloc(batch->n + 1, sizeof *used);
+    hr_assert(used != NULL);
+    /* Without the integrations the claimed rows still go: their leases
+     * would otherwise hold them; a send fails over to the sink only
+     * when no integration exists, so wait for the database instead. */
+    while (worker_prefetch(w, res, &eps, err, sizeof err) != 0) {
+        if (hr_proc_stop)
+            break;
+        hr_log_warn("loading integrations: %s", err);
+        hr_proc_sleep_ms(500);
+    }
+    for (int row = 0; row < PQntuples(res); row++) {
+        /* The stream entry of this delivery (the first one naming it). */
+        const char *sid = NULL;
+        for (size_t i = 0; i < batch->n && sid == NULL; i++) {
+            const char *d = hr_stream_field(&batch->entries[i], "d");
+            if (!used[i] && d != NULL && strcasecmp(d, PQgetvalue(res, row, 0)) == 0) {
+                sid = batch->entries[i].id;
+                used[i] = true;
             }
-            hr_assert(sid != NULL);
-            worker_job_t *wj = job_new(w, res, row, sid);
-            hr_job_t *j = &wj->job;
-            w->njobs++;
-            if (!wj->rendered) { /* the content could not be read: later */
-                worker_release(w, wj, 1000, "render_failed");
-                w->njobs--;
-                job_free(wj);
-                continue;
-            }
-            if (w->channel == HR_CHANNEL_WEBHOOK)
-                for (size_t k = 0; eps != NULL && eps[k] != NULL; k++)
-                    if (strcasecmp(eps[k]->id, j->msg.address) == 0)
-                        j->endpoint = hr_webhook_endpoint_ref(eps[k]);
-            char why[256] = "";
-            j->ops = w->channel == HR_CHANNEL_IN_APP ? NULL : worker_route(w, j, why, sizeof why);
-            if (j->ops != NULL && j->ops->blocking_end)
-                j->handover_wait = hr_lanes_handover;
-            if (j->ops == NULL && why[0] != '\0') {
-                hr_send_result_t r;
-                worker_result_init(&r);
-                hr_provider_fail(&r, HR_SEND_PERMANENT, "not_configured: %s", why);
-                worker_sync(w, wj, &r);
-                worker_job_done(w, wj);
-                continue;
-            }
-            if (j->ops == NULL) {
-                worker_sync(w, wj, NULL);
-                worker_job_done(w, wj);
-                continue;
-            }
-            j->easy = curl_easy_init();
-            hr_assert(j->easy != NULL);
+        }
+        hr_assert(sid != NULL);
+        worker_job_t *wj = job_new(w, res, row, sid);
+        hr_job_t *j = &wj->job;
+        w->njobs++;
+        if (!wj->rendered) { /* the content could not be read: later */
+            worker_release(w, wj, 1000, "render_failed");
+            w->njobs--;
+            job_free(wj);
+            continue;
+        }
+        if (w->channel == HR_CHANNEL_WEBHOOK)
+            for (size_t k = 0; eps != NULL && eps[k] != NULL; k++)
+                if (strcasecmp(eps[k]->id, j->msg.address) == 0)
+                    j->endpoint = hr_webhook_endpoint_ref(eps[k]);
+        char why[256] = "";
+        j->ops = w->channel == HR_CHANNEL_IN_APP ? NULL : worker_route(w, j, why, sizeof why);
+        if (j->ops != NULL && j->ops->blocking_end)
+            j->handover_wait = hr_lanes_handover;
+        if (j->ops == NULL && why[0] != '\0') {
             hr_send_result_t r;
             worker_result_init(&r);
-            if (j->ops->prepare(j, &r) != 0) {
-                worker_sync(w, wj, &r);
-                worker_job_done(w, wj);
-                continue;
-            }
-            worker_enqueue(w, wj);
+            hr_provider_fail(&r, HR_SEND_PERMANENT, "not_configured: %s", why);
+            worker_sync(w, wj, &r);
+            worker_job_done(w, wj);
+            continue;
         }
+        if (j->ops == NULL) {
+            worker_sync(w, wj, NULL);
+            worker_job_done(w, wj);
+            continue;
+        }
+        j->easy = curl_easy_init();
+        hr_assert(j->easy != NULL);
+        hr_send_result_t r;
+        worker_result_init(&r);
+        if (j->ops->prepare(j, &r) != 0) {
+            worker_sync(w, wj, &r);
+            worker_job_done(w, wj);
+            continue;
+        }
+        worker_enqueue(w, wj);
     }
     for (size_t i = 0; i < batch->n; i++)
         if (!used[i])
             worker_ack_later(w, batch->entries[i].id);
-    rc = 0;
-done:
     if (eps != NULL) {
         for (size_t k = 0; eps[k] != NULL; k++)
             hr_webhook_endpoint_unref(eps[k]);
         free(eps);
     }
-    PQclear(res);
     free(used);
-    hr_buf_free(&arr);
-    return rc;
+}
+
+/* Takes the claim's answer if it came (with wait: waits for it) and starts
+ * the batch, or leaves its entries pending for a re-read when the claim
+ * failed. */
+static void worker_claim_answer(hr_worker_t *w, bool wait)
+{
+    PGresult *res;
+    char err[256];
+    if (!worker_db_answer(&w->claim_db, &w->claim_sent, wait, &res, err, sizeof err))
+        return;
+    if (res != NULL)
+        worker_claim_take(w, &w->claiming, res);
+    else
+        hr_log_warn("batch not finished, will retry: %s", err);
+    hr_consumer_done(&w->consumer, res != NULL);
+    PQclear(res);
+    hr_stream_batch_free(&w->claiming);
 }
 
 /* Marks the handovers of the paused uploads in list, in one transaction,
@@ -1357,13 +1401,18 @@ static void worker_pump(hr_worker_t *w, long wait_ms)
         t = shortest;
     if (record >= 0 && record < t)
         t = record;
-    if (w->inflight > 0 || w->rec_sent || record >= 0 || shortest >= 0) {
-        /* woken by a transfer, a lane (curl_multi_wakeup) or the answer
-         * to a record */
-        struct curl_waitfd rec = {.fd = w->rec_sent ? PQsocket(w->rec_db.conn) : -1,
-                                  .events = CURL_WAIT_POLLIN};
-        curl_multi_poll(w->multi, rec.fd >= 0 ? &rec : NULL, rec.fd >= 0 ? 1 : 0,
-                        (int)(t > 0 ? t : 1), NULL);
+    if (w->inflight > 0 || w->rec_sent || w->claim_sent || record >= 0 || shortest >= 0) {
+        /* woken by a transfer, a lane (curl_multi_wakeup), or the answer
+         * to a record or a claim */
+        struct curl_waitfd fds[2];
+        unsigned nfds = 0;
+        if (w->rec_sent)
+            fds[nfds++] = (struct curl_waitfd){.fd = PQsocket(w->rec_db.conn),
+                                               .events = CURL_WAIT_POLLIN};
+        if (w->claim_sent)
+            fds[nfds++] = (struct curl_waitfd){.fd = PQsocket(w->claim_db.conn),
+                                               .events = CURL_WAIT_POLLIN};
+        curl_multi_poll(w->multi, nfds > 0 ? fds : NULL, nfds, (int)(t > 0 ? t : 1), NULL);
         if (w->inflight > 0) {
             worker_perform(w);
             worker_collect(w);
@@ -1374,12 +1423,13 @@ static void worker_pump(hr_worker_t *w, long wait_ms)
 
 int hr_worker_run(hr_worker_t *w, const char *config_path)
 {
-    char err[512], stream[64], group[64];
+    char stream[64], group[64];
     hr_channel_stream(w->channel, stream, sizeof stream);
     snprintf(group, sizeof group, "%s-workers", hr_channel_name(w->channel));
     hr_redis_init(&w->redis, w->cfg);
     snprintf(w->db.conninfo, sizeof w->db.conninfo, "%s", w->cfg->pg_conninfo);
     snprintf(w->rec_db.conninfo, sizeof w->rec_db.conninfo, "%s", w->cfg->pg_conninfo);
+    snprintf(w->claim_db.conninfo, sizeof w->claim_db.conninfo, "%s", w->cfg->pg_conninfo);
     hr_consumer_init(&w->consumer, &w->redis, stream, group, NULL, w->cfg->worker_claim_idle_ms);
     hr_integration_cache_init(&w->integrations, w->channel);
     w->multi = curl_multi_init();
@@ -1392,6 +1442,7 @@ int hr_worker_run(hr_worker_t *w, const char *config_path)
         w->consumer.claim_idle_ms = w->cfg->worker_claim_idle_ms;
         curl_multi_setopt(w->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, w->cfg->worker_max_inflight);
         worker_pick_provider(w);
+        worker_claim_answer(w, false);
         long room = w->cfg->worker_max_inflight - (long)w->njobs;
         /* Read more while less than a batch waits for its gates; when more
          * waits (a saturated provider), still read twice a second, so other
@@ -1404,25 +1455,23 @@ int hr_worker_run(hr_worker_t *w, const char *config_path)
          * released at once as bulkhead_full. */
         long quarter = w->cfg->worker_max_inflight / 4 > 0 ? w->cfg->worker_max_inflight / 4 : 1;
         long per_read = w->cfg->worker_batch < quarter ? w->cfg->worker_batch : quarter;
-        if (room > 0 && (waiting < per_read || mono_ms() - w->last_read_ms >= 500)) {
+        if (!w->claim_sent && room > 0 &&
+            (waiting < per_read || mono_ms() - w->last_read_ms >= 500)) {
             w->last_read_ms = mono_ms();
             long count = room < per_read ? room : per_read;
             /* Busy: only look for more work, do not block on the stream. */
             long block = w->njobs > 0 ? 0 : w->cfg->worker_block_ms;
             hr_stream_batch_t batch;
-            if (hr_consumer_next(&w->consumer, count, block, &batch)) {
-                bool ok = worker_batch(w, &batch, err, sizeof err) == 0;
-                if (!ok)
-                    hr_log_warn("batch not finished, will retry: %s", err);
-                hr_consumer_done(&w->consumer, ok);
-                hr_stream_batch_free(&batch);
-            }
+            if (hr_consumer_next(&w->consumer, count, block, &batch))
+                worker_claim_send(w, &batch);
         }
         worker_pump(w, w->njobs >= (size_t)w->cfg->worker_max_inflight ? 100 : 20);
         worker_flush_acks(w, false);
     }
-    /* Stopping: what waits for a gate goes back untried; what is in flight
+    /* Stopping: a claim on its way is taken (its deliveries join the
+     * queue); what waits for a gate goes back untried; what is in flight
      * finishes (bounded by the request timeouts) and is recorded. */
+    worker_claim_answer(w, true);
     while (w->queue != NULL) {
         hr_job_t *j = w->queue;
         w->queue = j->next;
@@ -1445,6 +1494,7 @@ int hr_worker_run(hr_worker_t *w, const char *config_path)
     free(w->acks);
     free(w->pending);
     free(w->inrec);
+    hr_db_close(&w->claim_db);
     hr_db_close(&w->rec_db);
     hr_db_close(&w->db);
     hr_redis_close(&w->redis);

@@ -47,6 +47,9 @@ typedef struct hr_worker {
     bool rec_sent;                      /* its answer is awaited on rec_db */
     long rec_pause_ms;                  /* after a failure: the pause before it goes again */
     long long rec_retry_ms;             /* and when (monotonic) */
+    hr_db_t claim_db;                   /* claims go here, their answer taken when it comes */
+    hr_stream_batch_t claiming;         /* the batch whose claim is on its way */
+    bool claim_sent;                    /* its answer is awaited on claim_db */
     char **acks;                        /* stream entry ids to acknowledge */
     size_t nacks, capacks;
 } hr_worker_t;

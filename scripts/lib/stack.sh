@@ -195,9 +195,11 @@ hr_pg_start() {
         local t0
         t0=$(now_s)
         # Socket in the real folder: the postgres user may not be able to traverse RUN.
+        # 200 connections: one per API child, three per worker plus the email lanes
+        # (README, "Configuration"), with room for the tools.
         (cd / && "${PG_AS[@]}" "$HR_PG_BIN/pg_ctl" -D "$PG_REAL/data" -l "$PG_REAL/postgres.log" \
             -w -t 60 -s \
-            -o "-k $PG_REAL/sock -p $PG_PORT -c listen_addresses=127.0.0.1 -c fsync=on" \
+            -o "-k $PG_REAL/sock -p $PG_PORT -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=200" \
             start 9>&- </dev/null) || {
             show_log "$RUN_DIR/logs/postgres.log" 30
             die "postgres: pg_ctl start failed"
