@@ -26,54 +26,13 @@ static void db_ignore_notice(void *arg, const char *message)
     (void)message;
 }
 
-/* Every session runs its prepared statements on their generic plan. They
- * are by-id statements on partitioned tables (lib/db.h): left to "auto",
- * the planner judges a generic plan over every partition costlier than a
- * custom one pruned to the named ids, so it re-plans them at every call,
- * and that planning costs more than the statement (a one-row handover mark:
- * 0.40 ms against 0.15 ms with the generic plan; docs/BENCHMARKS.md). The
- * generic plan prunes the partitions when it starts. Unprepared statements
- * are planned for their values either way. */
-#define DB_SESSION_OPTIONS "-c plan_cache_mode=force_generic_plan"
-
-char *hr_db_session_options(const char *conninfo)
-{
-    char *perr = NULL;
-    PQconninfoOption *parsed = PQconninfoParse(conninfo, &perr);
-    PQfreemem(perr);
-    const char *given = NULL;
-    for (PQconninfoOption *o = parsed; o != NULL && o->keyword != NULL; o++)
-        if (strcmp(o->keyword, "options") == 0 && o->val != NULL && o->val[0] != '\0')
-            given = o->val;
-    size_t len = (given != NULL ? strlen(given) + 1 : 0) + sizeof DB_SESSION_OPTIONS;
-    char *options = malloc(len);
-    hr_assert(options != NULL);
-    snprintf(options, len, "%s%s%s", given != NULL ? given : "", given != NULL ? " " : "",
-             DB_SESSION_OPTIONS);
-    PQconninfoFree(parsed); /* given pointed into it */
-    return options;
-}
-
-/* Connects with conninfo's settings and hr_db_session_options(). A session
- * PQreset() reopens keeps them. */
-static PGconn *db_connect(const char *conninfo)
-{
-    char *options = hr_db_session_options(conninfo);
-    /* dbname carries the whole conninfo (expanded); options, after it, wins */
-    const char *const keys[] = {"dbname", "options", NULL};
-    const char *const vals[] = {conninfo, options, NULL};
-    PGconn *conn = PQconnectdbParams(keys, vals, 1);
-    free(options);
-    return conn;
-}
-
 int hr_db_open(hr_db_t *db, const char *conninfo, char *err, size_t errlen)
 {
     if (conninfo != db->conninfo)
         snprintf(db->conninfo, sizeof db->conninfo, "%s", conninfo);
     if (db->conn != NULL)
         PQfinish(db->conn);
-    db->conn = db_connect(db->conninfo);
+    db->conn = PQconnectdb(db->conninfo);
     if (db->conn != NULL)
         PQsetNoticeProcessor(db->conn, db_ignore_notice, NULL);
     if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {

@@ -24,11 +24,6 @@ typedef struct hr_db {
 int hr_db_open(hr_db_t *db, const char *conninfo, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
-/* The "options" a session of conninfo starts with: conninfo's own (if any)
- * followed by Herald's settings (prepared statements on their generic plan,
- * see hr_db_exec_prepared). Caller frees. */
-char *hr_db_session_options(const char *conninfo);
-
 /* Reconnects if the connection is broken. Returns 0 if usable, else -1. */
 int hr_db_ensure(hr_db_t *db, char *err, size_t errlen) __attribute__((warn_unused_result));
 
@@ -44,8 +39,6 @@ PGresult *hr_db_exec_json(hr_db_t *db, const char *sql, const json_t *arg, char 
 
 /* hr_db_exec of a statement prepared once per session under name: for hot
  * queries whose planning costs more than their run (partitioned tables).
- * Planned once: hr_db_open's sessions run prepared statements on their
- * generic plan (plan_cache_mode), so write them for any parameter values.
  * The first use in a session prepares it; inside a transaction block it
  * runs unprepared (a failed first try would abort the transaction). */
 PGresult *hr_db_exec_prepared(hr_db_t *db, const char *name, const char *sql, int nparams,
@@ -72,9 +65,9 @@ int hr_db_send(hr_db_t *db, const char *sql, int nparams, const char *const *par
                size_t errlen) __attribute__((warn_unused_result));
 
 /* hr_db_send of a statement prepared once per session under name (a
- * string that outlives db), planned once (see hr_db_exec_prepared): the
- * first send in a session prepares it, synchronously. At most
- * HR_DB_SEND_PREPARED names per connection. */
+ * string that outlives db; see hr_db_exec_prepared): the first send in a
+ * session prepares it, synchronously. At most HR_DB_SEND_PREPARED names
+ * per connection. */
 int hr_db_send_prepared(hr_db_t *db, const char *name, const char *sql, int nparams,
                         const char *const *params, char *err, size_t errlen)
     __attribute__((warn_unused_result));

@@ -5,34 +5,8 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <stdlib.h>
 
 #include "db.h"
-
-#define GENERIC "-c plan_cache_mode=force_generic_plan"
-
-static void assert_options(const char *conninfo, const char *want)
-{
-    char *got = hr_db_session_options(conninfo);
-    assert_string_equal(got, want);
-    free(got);
-}
-
-/* Herald's session settings are added to what the operator's conninfo asks,
- * in either of its forms, never in place of it. */
-static void test_session_options_keep_the_operators(void **state)
-{
-    (void)state;
-    assert_options("host=/run/pg port=5432 dbname=herald", GENERIC);
-    assert_options("", GENERIC);
-    assert_options("dbname=herald options='-c search_path=herald'",
-                   "-c search_path=herald " GENERIC);
-    assert_options("postgresql://herald@db.example:5432/herald?options=-c%20work_mem%3D8MB",
-                   "-c work_mem=8MB " GENERIC);
-    assert_options("postgresql:///herald", GENERIC);
-    /* unparseable: libpq reports it when connecting; ours alone here */
-    assert_options("host='unterminated", GENERIC);
-}
 
 static void test_constraint_and_data_errors_last(void **state)
 {
@@ -73,7 +47,6 @@ int main(void)
         cmocka_unit_test(test_constraint_and_data_errors_last),
         cmocka_unit_test(test_outages_and_conflicts_pass),
         cmocka_unit_test(test_no_state_is_an_outage),
-        cmocka_unit_test(test_session_options_keep_the_operators),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
