@@ -522,7 +522,8 @@ def pid_alive(pid):
     try:
         with open(f"/proc/{pid}/stat") as f:
             stat = f.read()
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):
+        # ProcessLookupError: reaped between the open and the read
         return False
     # state is the field after the parenthesised command name; Z = zombie
     state = stat.rsplit(")", 1)[1].split()[0]
@@ -533,13 +534,13 @@ def children(pid):
     kids = set()
     try:
         tasks = os.listdir(f"/proc/{pid}/task")
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):
         return kids
     for t in tasks:
         try:
             with open(f"/proc/{pid}/task/{t}/children") as f:
                 kids.update(int(x) for x in f.read().split())
-        except FileNotFoundError:
+        except (FileNotFoundError, ProcessLookupError):
             continue
     return {k for k in kids if pid_alive(k)}
 
