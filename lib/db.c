@@ -240,20 +240,15 @@ int hr_db_send_prepared(hr_db_t *db, const char *name, const char *sql, int npar
     if (hr_db_ensure(db, err, errlen) != 0)
         return -1;
     int pid = PQbackendPID(db->conn);
-    size_t slot = HR_DB_SEND_PREPARED;
-    bool ready = false;
-    for (size_t i = 0; i < HR_DB_SEND_PREPARED && !ready; i++) {
-        if (db->sent_prep[i].name != NULL && strcmp(db->sent_prep[i].name, name) == 0) {
-            slot = i;
-            ready = db->sent_prep[i].pid == pid;
-        } else if (db->sent_prep[i].name == NULL && slot == HR_DB_SEND_PREPARED) {
-            slot = i;
-        }
-    }
+    /* name's slot, or the first free one (slots fill in order) */
+    size_t slot = 0;
+    while (slot < HR_DB_SEND_PREPARED && db->sent_prep[slot].name != NULL &&
+           strcmp(db->sent_prep[slot].name, name) != 0)
+        slot++;
     hr_assert(slot < HR_DB_SEND_PREPARED);
     /* 42P05: prepared already in this session (a mark forgotten after an
      * error): as good */
-    if (!ready && db_prepare(db, name, sql, nparams, err, errlen) != 0 &&
+    if (db->sent_prep[slot].pid != pid && db_prepare(db, name, sql, nparams, err, errlen) != 0 &&
         strncmp(err, "42P05", 5) != 0)
         return -1;
     db->sent_prep[slot].name = name;

@@ -74,8 +74,8 @@ int hr_db_send_prepared(hr_db_t *db, const char *name, const char *sql, int npar
 
 /* The answer to hr_db_send or hr_db_send_prepared. Without wait, reads
  * what has arrived (wait for PQsocket to be readable) and returns 0 while
- * the answer is incomplete; with wait, blocks for it. Returns 1 once it is in: *res is the result
- * (caller frees with PQclear), or NULL with err. */
+ * the answer is incomplete; with wait, blocks for it. Returns 1 once it is
+ * in: *res is the result (caller frees with PQclear), or NULL with err. */
 int hr_db_answer(hr_db_t *db, bool wait, PGresult **res, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
