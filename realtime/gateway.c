@@ -70,7 +70,7 @@ typedef struct rt_gw {
     struct lws_context *ctx;
     struct ev_loop *loop;  /* the event loop lws runs on (ours: libev, epoll) */
     hr_db_t db;
-    hr_usertoken_cache_t *tokens; /* environments' signing keys (made on first use) */
+    hr_usertoken_cache_t *tokens; /* environments' signing keys */
     hr_redis_t redis;
     hr_rt_rooms_t rooms;
     hr_rt_fanout_t fanout;
@@ -199,8 +199,6 @@ static int gw_admit(struct lws *wsi, hr_usertoken_t *who)
         gw_http_error(wsi, 503, "not_ready", "the database is unreachable; try again");
         return -1;
     }
-    if (gw.tokens == NULL)
-        gw.tokens = hr_usertoken_cache_new(RT_TOKEN_CACHE_MS);
     int rc = hr_usertoken_verify_cached(gw.tokens, &gw.db, token, expect, who, err, sizeof err);
     if (rc == -2) {
         hr_log_error("token check failed: %s", err);
@@ -907,6 +905,7 @@ int hr_rt_gateway_run(hr_config_t *cfg, const char *config_path)
         hr_rt_rooms_free(&gw.rooms);
         return 1;
     }
+    gw.tokens = hr_usertoken_cache_new(RT_TOKEN_CACHE_MS);
     bool fanout_started = false;
     if (hr_rt_fanout_start(&gw.fanout, gw.ctx, cfg, RT_PRE) != 0) {
         hr_log_error("cannot start the fan-out reader");
