@@ -298,18 +298,13 @@ b_tree_cpu_s() { # PID -> CPU seconds of PID and its children (a prefork pool)
     printf '%s' "$total"
 }
 
-b_pg_cpu_s() { # -> CPU seconds of the whole PostgreSQL server so far: the postmaster
-    # with its reaped children (cutime, cstime: backends that exited) and the live ones
+b_pg_cpu_s() { # -> CPU seconds of the whole PostgreSQL server so far: the postmaster and
+    # its live children (b_tree_cpu_s), plus the children it reaped (its cutime, cstime:
+    # backends that exited)
     local pm
     pm=$(head -n1 "$(b_psql "SHOW data_directory")/postmaster.pid" 2>/dev/null) || { echo 0; return; }
-    local total
-    total=$(awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13 + $14 + $15) / hz }' \
-        "/proc/$pm/stat" 2>/dev/null || echo 0)
-    local p
-    for p in $(pgrep -P "$pm"); do
-        total=$(awk -v a="$total" -v b="$(b_cpu_s "$p")" 'BEGIN { printf "%.2f", a + b }')
-    done
-    printf '%s' "$total"
+    awk -v hz="$(getconf CLK_TCK)" -v live="$(b_tree_cpu_s "$pm")" \
+        '{ sub(/^.*\) /, ""); printf "%.2f", live + ($14 + $15) / hz }' "/proc/$pm/stat" 2>/dev/null || echo 0
 }
 
 # b_drain CHANNEL N: with CHANNEL's worker stopped, enqueue N, wait until the router
@@ -348,10 +343,10 @@ b_drain() {
     say "bench drain $channel: $sent sent in $B_DRAIN_SECS s by one worker ($B_DRAIN_RATE/s); not sent: $rest"
     # PostgreSQL's CPU includes the bench's own polling (a psql a second or so).
     B_DRAIN_WHY=$(awk -v x0="$x0" -v x1="$x1" -v n="$sent" -v cpu="$cpu" -v s="$B_DRAIN_SECS" \
-        -v pg="$(awk -v a="$pg0" -v b="$pg1" 'BEGIN { print b - a }')" 'BEGIN {
+        -v pg0="$pg0" -v pg1="$pg1" 'BEGIN {
         split(x0, a, "|"); split(x1, b, "|"); if (n < 1) n = 1
         printf "worker CPU %.1f s of %.1f s (%.0f %%); PostgreSQL per delivery: %.2f commits, %.2f WAL fsyncs, %.0f µs of CPU",
-            cpu, s, (s > 0) ? 100 * cpu / s : 0, (b[1] - a[1]) / n, (b[2] - a[2]) / n, 1e6 * pg / n }')
+            cpu, s, (s > 0) ? 100 * cpu / s : 0, (b[1] - a[1]) / n, (b[2] - a[2]) / n, 1e6 * (pg1 - pg0) / n }')
     say "bench drain $channel: $B_DRAIN_WHY"
 }
 
