@@ -298,6 +298,13 @@ b_tree_cpu_s() { # PID -> CPU seconds of PID and its children (a prefork pool)
     printf '%s' "$total"
 }
 
+b_reaped_cpu_s() { # -> CPU seconds of this shell's children it has waited for so far
+    awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($14 + $15) / hz }' "/proc/$$/stat"
+}
+
+# b_per_us A0 A1 N -> µs per item of the CPU seconds A1 - A0 over N items.
+b_per_us() { awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN { printf "%.1f", (n > 0) ? 1e6 * (b - a) / n : 0 }'; }
+
 b_pg_cpu_s() { # -> CPU seconds of the whole PostgreSQL server so far: the postmaster and
     # its live children (b_tree_cpu_s), plus the children it reaped (its cutime, cstime:
     # backends that exited)
@@ -378,14 +385,20 @@ bench_drain_email() {
     local sink=$B_LAST_PID
     wait_port "$port" 10 || die "bench: smtp-sink did not start on $port"
     say "bench drain email: ceiling: smtp-source -s $sessions -d -m $n -F message into smtp-sink"
-    local t0 ceil_secs ceil_rate
+    local t0 ceil_secs ceil_rate s0 c0
+    s0=$(b_cpu_s "$sink") c0=$(b_reaped_cpu_s)
     t0=$(now_s)
     /usr/sbin/smtp-source -s "$sessions" -d -m "$n" -F "$dir/message.txt" -f herald@localhost \
         -t bench@example.com "127.0.0.1:$port" >"$B_RUN/logs/smtp-source.log" 2>&1 ||
         die "bench: smtp-source failed: $(tail -n 3 "$B_RUN/logs/smtp-source.log")"
     ceil_secs=$(awk -v a="$t0" -v b="$(now_s)" 'BEGIN { printf "%.2f", b - a }')
     ceil_rate=$(awk -v n="$n" -v s="$ceil_secs" 'BEGIN { printf "%.0f", n / s }')
-    say "bench drain email: ceiling $n in $ceil_secs s = $ceil_rate msgs/s"
+    # What one message costs the sink, and postfix's own lean client, in CPU.
+    # shellcheck disable=SC2034 # B_CEIL_*: read as ${!ceil} in bench_drain
+    B_CEIL_EMAIL=$ceil_rate
+    B_SINK_US_EMAIL=$(b_per_us "$s0" "$(b_cpu_s "$sink")" "$n")
+    B_CLIENT_US_EMAIL=$(b_per_us "$c0" "$(b_reaped_cpu_s)" "$n")
+    say "bench drain email: ceiling $n in $ceil_secs s = $ceil_rate msgs/s; CPU per message: smtp-sink $B_SINK_US_EMAIL µs, smtp-source $B_CLIENT_US_EMAIL µs"
 
     b_drain email "$n"
     b_kill "$sink"
@@ -436,10 +449,19 @@ bench_drain_webhook() {
 
     local secs=${HERALD_BENCH_SECONDS:-10} ceiling ceil_rate
     say "bench drain webhook: ceiling: wrk -t2 -c$conns POSTs into the sink, ${secs}s"
+    local s0 c0 sink_pid
+    sink_pid=$(<"$dir/nginx.pid")
+    s0=$(b_tree_cpu_s "$sink_pid") c0=$(b_reaped_cpu_s)
     ceiling=$(HERALD_BENCH_REQ_LEN=$req_len HERALD_BENCH_BODY_LEN=$body_len wrk_run webhook-ceiling \
         -t2 -c"$conns" -d"${secs}s" --latency -s "$HERALD_ROOT/tests/bench/hook.lua" \
         "http://127.0.0.1:$port/hook")
     ceil_rate=$(field accepted_per_s "$ceiling")
+    # What one request costs the sink, and wrk (a lean client), in CPU.
+    # shellcheck disable=SC2034 # B_CEIL_*: read as ${!ceil} in bench_drain
+    B_CEIL_WEBHOOK=$ceil_rate
+    B_SINK_US_WEBHOOK=$(b_per_us "$s0" "$(b_tree_cpu_s "$sink_pid")" "$(field requests "$ceiling")")
+    B_CLIENT_US_WEBHOOK=$(b_per_us "$c0" "$(b_reaped_cpu_s)" "$(field requests "$ceiling")")
+    say "bench drain webhook: CPU per request: the sink $B_SINK_US_WEBHOOK µs, wrk $B_CLIENT_US_WEBHOOK µs"
 
     b_drain webhook "$n"
     nginx -p "$dir" -c nginx.conf -s stop 2>/dev/null || true
@@ -451,6 +473,75 @@ bench_drain_webhook() {
         printf 'Herald: %s\n\n' "$B_DRAIN_WHY"
     } | tee -a "$B_RUN/results.txt"
 }
+
+# b_pg_floor_pass N MARK: N synthetic webhook deliveries (ids marked MARK, a hex
+# digit), then tests/bench/pg_floor.sql over them in batches of 100 from
+# HERALD_BENCH_FLOOR_CLIENTS (2) connections, and pg_floor_lookup.sql (its own
+# bookkeeping) to subtract. Prints PostgreSQL's µs of CPU per delivery.
+b_pg_floor_pass() {
+    local n=$1 mark=$2 batch=100 clients=${HERALD_BENCH_FLOOR_CLIENTS:-2} env_id sent sql
+    env_id=$(b_psql "SELECT id FROM environments ORDER BY created_at LIMIT 1")
+    # 12 hex digits of milliseconds (this month's partitions), MARK, a kind, then i.
+    b_psql "TRUNCATE floor_ids;
+        CREATE TEMP TABLE p AS SELECT lpad(to_hex(floor(extract(epoch FROM now()) * 1000)::bigint), 12, '0') || '$mark' AS t;
+        INSERT INTO notifications (id, environment_id, user_id, type, title, body, accepted_at)
+            SELECT (p.t || 'f' || lpad(to_hex(i), 18, '0'))::uuid, '$env_id', 'floor-' || i, 'bench.floor',
+                   'Floor', 'Your order has shipped and is on its way.', now()
+            FROM p, generate_series(1, $n) i;
+        INSERT INTO deliveries (id, notification_id, environment_id, channel, status)
+            SELECT (p.t || 'e' || lpad(to_hex(i), 18, '0'))::uuid, (p.t || 'f' || lpad(to_hex(i), 18, '0'))::uuid,
+                   '$env_id', 'webhook', 'queued'
+            FROM p, generate_series(1, $n) i;
+        INSERT INTO floor_ids SELECT (i - 1) / $batch + 1, (p.t || 'e' || lpad(to_hex(i), 18, '0'))::uuid
+            FROM p, generate_series(1, $n) i;" >/dev/null
+    for sql in "VACUUM ANALYZE floor_ids" "VACUUM ANALYZE deliveries" "VACUUM ANALYZE attempts" CHECKPOINT; do
+        b_psql "$sql" >/dev/null
+    done
+    local pass file c0 cpu=()
+    for pass in floor lookup; do
+        file=$HERALD_ROOT/tests/bench/pg_floor.sql
+        [[ $pass == lookup ]] && file=$HERALD_ROOT/tests/bench/pg_floor_lookup.sql
+        b_psql "SELECT setval('floor_batch', 1, false)" >/dev/null
+        c0=$(b_pg_cpu_s)
+        "$HR_PG_BIN/pgbench" -n -M prepared -c "$clients" -j "$clients" -t $((n / batch / clients)) \
+            -f "$file" "$HERALD_PG_DSN" >"$B_RUN/logs/pg-floor-$mark-$pass.log" 2>&1 ||
+            die "bench floor: pgbench failed ($B_RUN/logs/pg-floor-$mark-$pass.log)"
+        cpu+=("$(awk -v a="$c0" -v b="$(b_pg_cpu_s)" 'BEGIN { printf "%.2f", b - a }')")
+    done
+    sent=$(b_psql "SELECT count(*) FROM floor_ids f JOIN deliveries d USING (id) WHERE d.status = 'sent'")
+    ((sent == n / batch / clients * batch * clients)) ||
+        warn "bench floor: $sent of the synthetic deliveries ended sent"
+    awk -v a="${cpu[0]}" -v b="${cpu[1]}" -v n="$sent" 'BEGIN { printf "%.0f", 1e6 * (a - b) / (n > 0 ? n : 1) }'
+}
+
+# b_pg_floor N: what PostgreSQL's CPU alone costs per delivery for the least that
+# issue 4 makes a worker write (a claim with a lease committed before the send, one
+# attempt row, the mark `sent`; tests/bench/pg_floor.sql) on Herald's own tables,
+# autovacuum off: the lower of two passes (B_FLOOR_US). No Herald process runs it: it
+# is a lower bound for any worker on this data model, set against the CPU the machine
+# has per delivery at the drain targets. Then the same without the attempts' foreign
+# key and the deliveries' three secondary indexes (B_FLOOR_BARE_US): the floor of a
+# model stripped of what the sweeper, the receipts and the listings read.
+b_pg_floor() {
+    local n=$1 one two
+    say "bench floor: $n synthetic deliveries, the least a worker writes for them (pgbench)"
+    b_psql "CREATE TABLE floor_ids (b int, id uuid, PRIMARY KEY (b, id)); CREATE SEQUENCE floor_batch" >/dev/null
+    b_psql "ALTER SYSTEM SET autovacuum = off" >/dev/null
+    b_psql "SELECT pg_reload_conf()" >/dev/null
+    one=$(b_pg_floor_pass "$n" a)
+    two=$(b_pg_floor_pass "$n" b)
+    B_FLOOR_US=$((one < two ? one : two))
+    b_psql "ALTER TABLE attempts DROP CONSTRAINT attempts_delivery_id_fkey;
+        DROP INDEX deliveries_notification, deliveries_pending, deliveries_provider_message" >/dev/null
+    B_FLOOR_BARE_US=$(b_pg_floor_pass "$n" c)
+    b_psql "ALTER SYSTEM RESET autovacuum" >/dev/null
+    b_psql "SELECT pg_reload_conf()" >/dev/null
+    say "bench floor: PostgreSQL CPU per delivery: $one and $two µs on Herald's tables; $B_FLOOR_BARE_US µs without their foreign key and secondary indexes (the stack's schema is changed now: nothing runs after this)"
+}
+
+# b_budget RATE TARGET_PCT: µs of CPU the whole machine has per delivery when
+# delivering TARGET_PCT % of RATE a second.
+b_budget() { awk -v r="$1" -v p="$2" -v c="$(nproc)" 'BEGIN { printf "%.0f", (r > 0) ? 1e6 * c / (r * p / 100) : 0 }'; }
 
 bench_drain() {
     local n=${HERALD_BENCH_DRAIN_N:-50000} which=${1:-all}
@@ -465,6 +556,26 @@ bench_drain() {
         ;;
     *) die "bench drain: email, webhook or all, not '$which'" ;;
     esac
+    # The floor, after the drains (its synthetic rows would be in their way).
+    b_pg_floor "${HERALD_BENCH_FLOOR_N:-50000}"
+    # Any worker needs at least: PostgreSQL's floor, the sink's work for one delivery,
+    # and a client as lean as the ceiling's. Set against what the machine has.
+    local ch sink client ceil pct
+    {
+        printf '\n| µs of CPU per delivery | PostgreSQL floor: Herald tables (stripped) | sink | lean client | lower bound: Herald tables (stripped) | the machine (%s cores) at the target |\n|---|---|---|---|---|---|\n' "$(nproc)"
+        for ch in email webhook; do
+            ceil=B_CEIL_${ch^^} sink=B_SINK_US_${ch^^} client=B_CLIENT_US_${ch^^}
+            [[ -n ${!ceil:-} ]] || continue
+            pct=50
+            [[ $ch == webhook ]] && pct=40
+            printf '| %s | %s (%s) | %s | %s | **%s** (%s) | **%s** (%s %% of %s/s) |\n' "$ch" \
+                "$B_FLOOR_US" "$B_FLOOR_BARE_US" "${!sink}" "${!client}" \
+                "$(awk -v a="$B_FLOOR_US" -v b="${!sink}" -v c="${!client}" 'BEGIN { printf "%.0f", a + b + c }')" \
+                "$(awk -v a="$B_FLOOR_BARE_US" -v b="${!sink}" -v c="${!client}" 'BEGIN { printf "%.0f", a + b + c }')" \
+                "$(b_budget "${!ceil}" "$pct")" "$pct" "${!ceil}"
+        done
+        printf '\n'
+    } | tee -a "$B_RUN/results.txt"
 }
 
 # ---- end to end -------------------------------------------------------------------
