@@ -298,6 +298,10 @@ b_tree_cpu_s() { # PID -> CPU seconds of PID and its children (a prefork pool)
     printf '%s' "$total"
 }
 
+b_redis_cpu_s() { # -> CPU seconds Redis used so far (all its threads)
+    b_redis INFO cpu | awk -F: '/^used_cpu_(sys|user):/ { s += $2 } END { printf "%.2f", s }'
+}
+
 b_reaped_cpu_s() { # -> CPU seconds of this shell's children it has waited for so far
     awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($14 + $15) / hz }' "/proc/$$/stat"
 }
@@ -329,9 +333,9 @@ b_drain() {
     b_wait_sql "SELECT count(*) FROM deliveries WHERE channel = '$channel' AND status = 'queued'" \
         "$accepted" 600 || true
     say "bench drain $channel: $(b_psql "SELECT count(*) FROM deliveries WHERE channel = '$channel' AND status = 'queued'") queued in PostgreSQL, stream length $(b_redis XLEN "herald:deliveries:$channel") (stored in $(elapsed "$t0")); starting one worker"
-    local x0 x1 cpu pg0 pg1
+    local x0 x1 cpu pg0 pg1 r0 r1
     x0=$(b_psql "$B_PG_STATS")
-    pg0=$(b_pg_cpu_s)
+    pg0=$(b_pg_cpu_s) r0=$(b_redis_cpu_s)
     t0=$(now_s)
     b_herald start "worker-$channel" >/dev/null
     b_wait_sql "SELECT count(*) - $q0 FROM deliveries WHERE channel = '$channel' AND status = 'sent'" \
@@ -339,7 +343,7 @@ b_drain() {
     # Where the time went: the worker's CPU seconds, and PostgreSQL's commits and
     # WAL flushes (each one an fsync) per delivery.
     x1=$(b_psql "$B_PG_STATS")
-    pg1=$(b_pg_cpu_s)
+    pg1=$(b_pg_cpu_s) r1=$(b_redis_cpu_s)
     cpu=$(b_cpu_s "$(<"$B_RUN/pids/herald-worker-$channel.child")")
     # The last sent_at ends the drain (the poll above only notices it).
     t_end=$(b_psql "SELECT extract(epoch FROM max(sent_at)) FROM deliveries WHERE channel = '$channel' AND status = 'sent'")
@@ -350,10 +354,10 @@ b_drain() {
     say "bench drain $channel: $sent sent in $B_DRAIN_SECS s by one worker ($B_DRAIN_RATE/s); not sent: $rest"
     # PostgreSQL's CPU includes the bench's own polling (a psql a second or so).
     B_DRAIN_WHY=$(awk -v x0="$x0" -v x1="$x1" -v n="$sent" -v cpu="$cpu" -v s="$B_DRAIN_SECS" \
-        -v pg0="$pg0" -v pg1="$pg1" 'BEGIN {
+        -v pg0="$pg0" -v pg1="$pg1" -v r0="$r0" -v r1="$r1" 'BEGIN {
         split(x0, a, "|"); split(x1, b, "|"); if (n < 1) n = 1
-        printf "worker CPU %.1f s of %.1f s (%.0f %%); PostgreSQL per delivery: %.2f commits, %.2f WAL fsyncs, %.0f µs of CPU",
-            cpu, s, (s > 0) ? 100 * cpu / s : 0, (b[1] - a[1]) / n, (b[2] - a[2]) / n, 1e6 * (pg1 - pg0) / n }')
+        printf "worker CPU %.1f s of %.1f s (%.0f %%, %.0f µs per delivery); PostgreSQL per delivery: %.2f commits, %.2f WAL fsyncs, %.0f µs of CPU; Redis %.1f µs of CPU per delivery",
+            cpu, s, (s > 0) ? 100 * cpu / s : 0, 1e6 * cpu / n, (b[1] - a[1]) / n, (b[2] - a[2]) / n, 1e6 * (pg1 - pg0) / n, 1e6 * (r1 - r0) / n }')
     say "bench drain $channel: $B_DRAIN_WHY"
 }
 
