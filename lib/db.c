@@ -61,20 +61,34 @@ static void db_check_idle(hr_db_t *db)
         PQfreemem(n);
 }
 
+/* Runs db->session_sql once in each session, told apart by backend pid. */
+static int db_session(hr_db_t *db, char *err, size_t errlen)
+{
+    if (db->session_sql == NULL || PQbackendPID(db->conn) == db->session_pid)
+        return 0;
+    PGresult *res = PQexec(db->conn, db->session_sql);
+    int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -1;
+    if (rc == 0)
+        db->session_pid = PQbackendPID(db->conn);
+    else
+        db_errmsg(db, res, err, errlen);
+    PQclear(res);
+    return rc;
+}
+
 int hr_db_ensure(hr_db_t *db, char *err, size_t errlen)
 {
     if (db->conn == NULL)
-        return hr_db_open(db, db->conninfo, err, errlen);
+        return hr_db_open(db, db->conninfo, err, errlen) == 0 ? db_session(db, err, errlen) : -1;
     if (PQstatus(db->conn) == CONNECTION_OK)
         db_check_idle(db);
-    if (PQstatus(db->conn) == CONNECTION_OK)
-        return 0;
-    PQreset(db->conn);
+    if (PQstatus(db->conn) != CONNECTION_OK)
+        PQreset(db->conn);
     if (PQstatus(db->conn) != CONNECTION_OK) {
         db_errmsg(db, NULL, err, errlen);
         return -1;
     }
-    return 0;
+    return db_session(db, err, errlen);
 }
 
 PGresult *hr_db_exec(hr_db_t *db, const char *sql, int nparams, const char *const *params,

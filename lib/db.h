@@ -13,6 +13,11 @@
 typedef struct hr_db {
     PGconn *conn;
     char conninfo[512];
+    /* run at the start of every session (the first connection and each
+     * reconnection) before anything else; NULL: nothing. A string that
+     * outlives db. */
+    const char *session_sql;
+    int session_pid; /* the session (backend pid) session_sql ran in */
     /* what hr_db_send_prepared prepared, in which session (backend pid) */
     struct {
         const char *name;
@@ -24,7 +29,8 @@ typedef struct hr_db {
 int hr_db_open(hr_db_t *db, const char *conninfo, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
-/* Reconnects if the connection is broken. Returns 0 if usable, else -1. */
+/* Reconnects if the connection is broken, and runs session_sql in a new
+ * session. Returns 0 if usable, else -1. */
 int hr_db_ensure(hr_db_t *db, char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /* Runs one parameterised statement (text parameters, NULL = SQL NULL).

@@ -32,6 +32,16 @@ struct hr_lanes {
     size_t n;
 };
 
+/* A lane's session runs one statement, the handover mark (a by-id update of
+ * a partitioned table), once per message: re-planning it each time (what
+ * PostgreSQL's auto mode does there) cost about a third of PostgreSQL's CPU
+ * per email. Its generic plan is kept instead, and built with sequential
+ * scans off so that it stays on the primary keys whatever the statistics
+ * said when it was made (on empty tables a generic plan scans them:
+ * docs/BENCHMARKS.md, "generic plans"). Nothing else runs in these sessions. */
+static const char *const lane_session_sql =
+    "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off";
+
 /* Appends j to the list head..tail (under the pool's mutex). */
 static void lanes_append(hr_job_t **head, hr_job_t **tail, hr_job_t *j)
 {
@@ -163,6 +173,7 @@ hr_lanes_t *hr_lanes_new(size_t n, const char *conninfo, hr_lanes_mark_fn mark, 
         lane_t *lane = &l->lanes[i];
         lane->pool = l;
         snprintf(lane->db.conninfo, sizeof lane->db.conninfo, "%s", conninfo);
+        lane->db.session_sql = lane_session_sql;
         lane->multi = curl_multi_init();
         hr_assert(lane->multi != NULL);
         ok = pthread_create(&lane->thread, NULL, lane_main, lane) == 0;
