@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <ev.h>
 #include <libwebsockets.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,10 +28,6 @@
 #include "usertoken.h"
 
 volatile sig_atomic_t hr_rt_stop, hr_rt_reload;
-
-#define RT_PRE LWS_PRE
-#define RT_WRITE_BATCH 16     /* messages written per WRITEABLE callback at most */
-#define RT_BATCH_BYTES 16384  /* bytes of frames written per WRITEABLE callback at most */
 
 enum { RT_NONE = 0, RT_WS, RT_SSE };
 
@@ -85,13 +83,13 @@ typedef struct rt_gw {
     struct timespec t0;
     int draining;
     unsigned long long delivered, slow_dropped, refused;
-    unsigned long long ws_frames, ws_writes; /* WebSocket messages written, and the sends they took */
-    unsigned char out[RT_PRE + RT_BATCH_BYTES]; /* a backlog's frames (gw_write_ws_batch) */
 } rt_gw_t;
 
 static rt_gw_t gw;
 
+#define RT_PRE LWS_PRE
 #define RT_ARG_MAX 2048
+#define RT_WRITE_BATCH 16 /* messages written per WRITEABLE callback at most */
 /* How long an environment's signing keys are reused to check tokens: a
  * reconnect storm asks PostgreSQL once per environment, not per connection;
  * a secret whose rotation grace ended still verifies for up to this long. */
@@ -548,85 +546,62 @@ static void gw_dispatch(void)
 
 /* ---- writing ------------------------------------------------------------------------ */
 
-/* Puts message m's WebSocket frame at out (a final, unmasked text frame under
- * 64 KiB: its header, then its text); returns the frame's length. */
-static size_t gw_frame(unsigned char *out, const hr_rt_msg_t *m)
+/* TCP_CORK on or off for a connection's socket. Not a TCP socket (a test's
+ * unix socket): nothing to do, the writes just go out one by one. */
+static void gw_cork(struct lws *wsi, int on)
 {
-    size_t len = m->ws_len, h = 2;
-    hr_assert(len < 65536); /* RT_BATCH_BYTES keeps batched frames smaller */
-    out[0] = 0x81;
-    if (len < 126) {
-        out[1] = (unsigned char)len;
-    } else {
-        out[1] = 126;
-        out[2] = (unsigned char)(len >> 8);
-        out[3] = (unsigned char)len;
-        h = 4;
-    }
-    memcpy(out + h, m->ws, len);
-    return h + len;
+    int fd = lws_get_socket_fd(wsi);
+    if (fd >= 0)
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
 }
 
-/* Writes the queue's head alone, through lws's own framing; a close message
- * is always written this way, and then the connection closes. */
-static int gw_write_ws_one(rt_session_t *s, hr_rt_msg_t *m)
-{
-    if (lws_write(s->wsi, m->ws, m->ws_len, LWS_WRITE_TEXT) < (int)m->ws_len)
-        return -1;
-    gw.ws_frames++;
-    gw.ws_writes++;
-    bool close = m->flags & HR_RT_MSG_CLOSE;
-    hr_rt_queue_pop(&s->q);
-    if (close) {
-        const char *why = s->close_code == 1012 ? "reconnect" : "resync";
-        lws_close_reason(s->wsi, (enum lws_close_status)s->close_code, (unsigned char *)why,
-                         strlen(why));
-        return -1;
-    }
-    return 0;
-}
-
-/* Writes a backlog of up to RT_WRITE_BATCH messages (RT_BATCH_BYTES of frames)
- * with one send: their frames are laid out one after another in gw.out and
- * handed to lws as raw bytes (an LWS_WRITE_HTTP write on a WebSocket
- * connection goes out as it is; what the socket does not take, lws keeps and
- * sends before anything written later, and it calls WRITEABLE again only once
- * that is out). One send and one wake-up of the reader per backlog instead of
- * one per message. A close message ends the batch: it goes alone, next turn. */
+/* Writes up to RT_WRITE_BATCH queued messages, as long as the socket takes
+ * them (a full socket keeps lws's remainder and reports choked): one wake-up
+ * and poll change per batch instead of per message. */
 static int gw_write_ws_batch(rt_session_t *s)
 {
-    unsigned char *out = gw.out + RT_PRE;
-    size_t used = 0;
     for (unsigned n = 0; n < RT_WRITE_BATCH; n++) {
         hr_rt_msg_t *m = hr_rt_queue_peek(&s->q);
-        if (m == NULL || (m->flags & HR_RT_MSG_CLOSE) || used + 4 + m->ws_len > RT_BATCH_BYTES)
+        if (m == NULL)
+            return 0;
+        if (n > 0 && lws_send_pipe_choked(s->wsi))
             break;
-        used += gw_frame(out + used, m);
+        if (lws_write(s->wsi, m->ws, m->ws_len, LWS_WRITE_TEXT) < (int)m->ws_len)
+            return -1;
+        bool close = m->flags & HR_RT_MSG_CLOSE;
         hr_rt_queue_pop(&s->q);
-        gw.ws_frames++;
+        if (close) {
+            const char *why = s->close_code == 1012 ? "reconnect" : "resync";
+            lws_close_reason(s->wsi, (enum lws_close_status)s->close_code, (unsigned char *)why,
+                             strlen(why));
+            return -1;
+        }
     }
-    gw.ws_writes++;
-    return lws_write(s->wsi, out, used, LWS_WRITE_HTTP) < (int)used ? -1 : 0;
+    if (s->q.len > 0)
+        lws_callback_on_writable(s->wsi);
+    return 0;
 }
 
 static int gw_write_ws(rt_session_t *s)
 {
-    int rc = 0;
     if (s->flags & RT_F_PING) {
         unsigned char ping[RT_PRE + 4];
         s->flags &= (uint8_t)~RT_F_PING;
-        rc = lws_write(s->wsi, ping + RT_PRE, 0, LWS_WRITE_PING) < 0 ? -1 : 0;
-    } else {
-        hr_rt_msg_t *m = hr_rt_queue_peek(&s->q);
-        if (m == NULL)
-            return 0;
-        if (s->q.len == 1 || (m->flags & HR_RT_MSG_CLOSE) || 4 + m->ws_len > RT_BATCH_BYTES)
-            rc = gw_write_ws_one(s, m);
-        else
-            rc = gw_write_ws_batch(s);
+        if (lws_write(s->wsi, ping + RT_PRE, 0, LWS_WRITE_PING) < 0)
+            return -1;
+        if (s->q.len > 0)
+            lws_callback_on_writable(s->wsi);
+        return 0;
     }
-    if (rc == 0 && s->q.len > 0)
-        lws_callback_on_writable(s->wsi);
+    /* A backlog goes out several messages per writable turn, corked so they
+     * leave as one segment (one transmit, and one wake-up of the reader,
+     * instead of one per message); see gw_write_ws_batch(). */
+    bool cork = s->q.len > 1;
+    if (cork)
+        gw_cork(s->wsi, 1);
+    int rc = gw_write_ws_batch(s);
+    if (cork)
+        gw_cork(s->wsi, 0);
     return rc;
 }
 
@@ -767,12 +742,12 @@ static int gw_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
         if (strcmp(uri, "/v1/stream") == 0)
             return gw_sse_open(wsi, s);
         if (strcmp(uri, "/healthz") == 0) {
-            char body[320];
+            char body[256];
             snprintf(body, sizeof body,
                      "{\"status\":\"%s\",\"connections\":%u,\"rooms\":%zu,\"delivered\":%llu,"
-                     "\"slow_dropped\":%llu,\"ws_frames\":%llu,\"ws_writes\":%llu}\n",
+                     "\"slow_dropped\":%llu}\n",
                      gw.draining ? "draining" : "ok", gw.nsessions, gw.rooms.nrooms,
-                     gw.delivered, gw.slow_dropped, gw.ws_frames, gw.ws_writes);
+                     gw.delivered, gw.slow_dropped);
             if (gw_http_json(wsi, gw.draining ? 503 : 200, body) != 0)
                 return -1;
             return lws_http_transaction_completed(wsi) ? -1 : 0;
@@ -972,11 +947,9 @@ int hr_rt_gateway_run(hr_config_t *cfg, const char *config_path)
         }
     }
     hr_log_json(HR_LOG_INFO, NULL, "herald-realtime stopping",
-                json_pack("{s:i, s:I, s:I, s:I, s:I, s:I}", "connections_left",
-                          (int)gw.nsessions, "delivered", (json_int_t)gw.delivered,
-                          "slow_dropped", (json_int_t)gw.slow_dropped, "refused",
-                          (json_int_t)gw.refused, "ws_frames", (json_int_t)gw.ws_frames,
-                          "ws_writes", (json_int_t)gw.ws_writes));
+                json_pack("{s:i, s:I, s:I, s:I}", "connections_left", (int)gw.nsessions,
+                          "delivered", (json_int_t)gw.delivered, "slow_dropped",
+                          (json_int_t)gw.slow_dropped, "refused", (json_int_t)gw.refused));
     hr_rt_fanout_stop(&gw.fanout);
     if (!gw.draining)
         hr_rt_listen_close(&gw.listener);
