@@ -481,6 +481,35 @@ def test_slow_consumer_gets_resync_and_is_closed(rt, rds):
     assert len(data) < N * 16384, "the gateway did not stop sending to the slow consumer"
 
 
+def test_backlog_goes_out_whole_and_in_order(rt, rds):
+    """Events that pile up for a tab (frame headers of both sizes side by
+    side) all reach it, intact and in order."""
+    tenant, user, token = rt
+
+    async def go():
+        tab, _ = await open_tab(token, direct=True)
+        ms = int(time.time() * 1000) + 10
+        sent = []
+        pipe = rds.pipeline(transaction=False)
+        for i in range(200):
+            # Every fourth frame under 126 bytes (a 2-byte header), the others
+            # up to ~3 KB (a 4-byte header).
+            body = "" if i % 4 == 0 else "y" * ((i * 37) % 3000)
+            ev = {"type": "notification.created", "unread_count": i,
+                  "item": {"id": str(i), "title": f"b{i}", "body": body}}
+            sent.append(ev)
+            pipe.xadd("herald:rt", {"e": tenant.env, "u": user, "id": f"{ms}-{i}",
+                                    "ev": json.dumps(ev)}, maxlen=100000, approximate=True)
+        pipe.execute()
+        got = [await tab.next(lambda e: e["type"] == "notification.created") for _ in sent]
+        await tab.ws.close()
+        assert [(g["item"]["title"], g["item"]["body"], g["unread_count"]) for g in got] == \
+            [(e["item"]["title"], e["item"]["body"], e["unread_count"]) for e in sent]
+        assert [g["id"] for g in got] == [f"{ms}-{i}" for i in range(200)]
+
+    run(go())
+
+
 def _free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
