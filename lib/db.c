@@ -61,19 +61,26 @@ static void db_check_idle(hr_db_t *db)
         PQfreemem(n);
 }
 
-/* Runs db->session_sql once in each session, told apart by backend pid. */
+/* A new session (told apart by backend pid): runs db->session_sql in it and
+ * forgets what hr_db_send_prepared prepared in the last one. */
 static int db_session(hr_db_t *db, char *err, size_t errlen)
 {
-    if (db->session_sql == NULL || PQbackendPID(db->conn) == db->session_pid)
+    int pid = PQbackendPID(db->conn);
+    if (pid == db->session_pid)
         return 0;
-    PGresult *res = PQexec(db->conn, db->session_sql);
-    int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -1;
-    if (rc == 0)
-        db->session_pid = PQbackendPID(db->conn);
-    else
-        db_errmsg(db, res, err, errlen);
-    PQclear(res);
-    return rc;
+    if (db->session_sql != NULL) {
+        PGresult *res = PQexec(db->conn, db->session_sql);
+        bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+        if (!ok)
+            db_errmsg(db, res, err, errlen);
+        PQclear(res);
+        if (!ok)
+            return -1;
+    }
+    for (size_t i = 0; i < HR_DB_SEND_PREPARED; i++)
+        db->sent_prep[i].prepared = false;
+    db->session_pid = pid;
+    return 0;
 }
 
 int hr_db_ensure(hr_db_t *db, char *err, size_t errlen)
@@ -253,7 +260,6 @@ int hr_db_send_prepared(hr_db_t *db, const char *name, const char *sql, int npar
 {
     if (hr_db_ensure(db, err, errlen) != 0)
         return -1;
-    int pid = PQbackendPID(db->conn);
     /* name's slot, or the first free one (slots fill in order) */
     size_t slot = 0;
     while (slot < HR_DB_SEND_PREPARED && db->sent_prep[slot].name != NULL &&
@@ -262,11 +268,11 @@ int hr_db_send_prepared(hr_db_t *db, const char *name, const char *sql, int npar
     hr_assert(slot < HR_DB_SEND_PREPARED);
     /* 42P05: prepared already in this session (a mark forgotten after an
      * error): as good */
-    if (db->sent_prep[slot].pid != pid && db_prepare(db, name, sql, nparams, err, errlen) != 0 &&
+    if (!db->sent_prep[slot].prepared && db_prepare(db, name, sql, nparams, err, errlen) != 0 &&
         strncmp(err, "42P05", 5) != 0)
         return -1;
     db->sent_prep[slot].name = name;
-    db->sent_prep[slot].pid = pid;
+    db->sent_prep[slot].prepared = true;
     if (PQsendQueryPrepared(db->conn, name, nparams, params, NULL, NULL, 0) != 1) {
         db_errmsg(db, NULL, err, errlen);
         return -1;
@@ -290,10 +296,9 @@ int hr_db_answer(hr_db_t *db, bool wait, PGresult **res, char *err, size_t errle
     db_errmsg(db, r, err, errlen);
     PQclear(r);
     /* 26000: a statement hr_db_send_prepared thought prepared is not (a new
-     * session that got the old one's pid): prepare them all again */
+     * session that got the old one's pid): start this one over */
     if (strncmp(err, "26000", 5) == 0)
-        for (size_t i = 0; i < HR_DB_SEND_PREPARED; i++)
-            db->sent_prep[i].pid = 0;
+        db->session_pid = 0;
     return 1;
 }
 

@@ -17,11 +17,11 @@ typedef struct hr_db {
      * reconnection) before anything else; NULL: nothing. A string that
      * outlives db. */
     const char *session_sql;
-    int session_pid; /* the session (backend pid) session_sql ran in */
-    /* what hr_db_send_prepared prepared, in which session (backend pid) */
+    int session_pid; /* the session (backend pid) the fields below are about */
+    /* what hr_db_send_prepared prepared in it */
     struct {
         const char *name;
-        int pid;
+        bool prepared;
     } sent_prep[HR_DB_SEND_PREPARED];
 } hr_db_t;
 
