@@ -302,8 +302,9 @@ b_redis_cpu_s() { # -> CPU seconds Redis used so far (all its threads)
     b_redis INFO cpu | awk -F: '/^used_cpu_(sys|user):/ { s += $2 } END { printf "%.2f", s }'
 }
 
-b_reaped_cpu_s() { # -> CPU seconds of this shell's children it has waited for so far
-    awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($14 + $15) / hz }' "/proc/$$/stat"
+b_reaped_cpu_s() { # [PID] -> CPU seconds of the children PID (this shell) has reaped so far
+    awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($14 + $15) / hz }' \
+        "/proc/${1:-$$}/stat" 2>/dev/null || echo 0
 }
 
 # b_per_us A0 A1 N -> µs per item of the CPU seconds A1 - A0 over N items.
@@ -314,8 +315,7 @@ b_pg_cpu_s() { # -> CPU seconds of the whole PostgreSQL server so far: the postm
     # backends that exited)
     local pm
     pm=$(head -n1 "$(b_psql "SHOW data_directory")/postmaster.pid" 2>/dev/null) || { echo 0; return; }
-    awk -v hz="$(getconf CLK_TCK)" -v live="$(b_tree_cpu_s "$pm")" \
-        '{ sub(/^.*\) /, ""); printf "%.2f", live + ($14 + $15) / hz }' "/proc/$pm/stat" 2>/dev/null || echo 0
+    awk -v a="$(b_tree_cpu_s "$pm")" -v b="$(b_reaped_cpu_s "$pm")" 'BEGIN { printf "%.2f", a + b }'
 }
 
 # b_drain CHANNEL N: with CHANNEL's worker stopped, enqueue N, wait until the router
